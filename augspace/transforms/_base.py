@@ -102,7 +102,8 @@ class RandomTransform(Transform):
         if isinstance(inpt, tv_tensors.BoundingBoxes):
             return self.apply_boxes(inpt, params)
         if isinstance(inpt, tv_tensors.Mask):
-            return tv_tensors.wrap(self.apply_mask(inpt.as_subclass(Tensor), params), like=inpt)
+            output = self.apply_mask(inpt, params)
+            return output if isinstance(output, tv_tensors.Mask) else tv_tensors.wrap(output, like=inpt)
         if isinstance(inpt, (tv_tensors.Image, tv_tensors.Video)):
             layout_of(type(self).__name__, inpt)
             return tv_tensors.wrap(self.apply_image(inpt.as_subclass(Tensor), params), like=inpt)
@@ -120,7 +121,7 @@ class RandomTransform(Transform):
         raise NotImplementedError
 
     def apply_mask(self, mask: Tensor, params: Any) -> Tensor:
-        """Apply drawn parameters to a segmentation mask; the default leaves it unchanged."""
+        """Apply drawn parameters to a segmentation ``Mask``; the default returns the mask itself, unchanged."""
         return mask
 
     def apply_boxes(self, boxes: tv_tensors.BoundingBoxes, params: Any) -> tv_tensors.BoundingBoxes:
