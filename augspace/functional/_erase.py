@@ -47,8 +47,8 @@ def fill_value(x: Tensor, fill: float | Sequence[float] | str, *, noise: Tensor 
     their dtype (0 to 255 for uint8), take it rounded to the nearest integer and clamped to that range, so nothing
     wraps around. ``"mean"`` is each sample's per-channel mean over height and width, accumulated in float32 (and
     rounded for integer inputs). ``"uniform"`` and ``"normal"`` use the per-pixel ``noise`` drawn with the
-    parameters: U(0, 1) and N(0, 1) as they are on floating point inputs; on integer inputs uniform noise is spread
-    evenly over [0, max] and normal noise becomes ``max / 2 + z * max / 4``, rounded and clamped.
+    parameters, U(0, 1) and N(0, 1) as they are on floating point inputs. On integer inputs uniform noise is spread
+    evenly over [0, max], and normal noise becomes ``max / 2 + z * max / 4``, rounded and clamped.
 
     Args:
         x: the ``(..., C, H, W)`` input.

@@ -59,8 +59,8 @@ class RandomTransform(Transform):
     """Base of the random transforms: one independent draw per sample, and the identity in eval mode.
 
     A tensor of shape ``(..., C, H, W)`` is a batch whose every leading index gets its own draw, gated by ``p``
-    independently; a ``Video`` of shape ``(..., T, C, H, W)`` shares each draw across its frames. A PIL image is one
-    sample. Subclasses implement :meth:`sample` and :meth:`apply_image`, and override :meth:`apply_mask`,
+    independently. A ``Video`` of shape ``(..., T, C, H, W)`` shares each draw across its frames, and a PIL image is
+    one sample. Subclasses implement :meth:`sample` and :meth:`apply_image`, and override :meth:`apply_mask`,
     :meth:`apply_boxes` and :meth:`apply_pil` where those inputs change.
     """
 

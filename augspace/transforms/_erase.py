@@ -57,7 +57,7 @@ class Cutout(_EraseTransform):
     Masks and bounding boxes in the same call are returned unchanged.
 
     Args:
-        size: side of the square hole, or ``(height, width)``. An int is in pixels (cells on a feature map); a float
+        size: side of the square hole, or ``(height, width)``. An int is in pixels (cells on a feature map). A float
             in (0, 1] is a fraction of the shorter side, rounded half up to whole pixels (at least 1), so one setting
             means the same at 224x224 and at 7x7.
         holes: number of holes per sample.
@@ -129,8 +129,7 @@ class RandomErasing(_EraseTransform):
     When a drawn box does not fit (it is taller or wider than the image), the draw is repeated, up to 10 attempts
     in all, drawn at once for the whole batch. If none of them fits, the first attempt's box is shrunk to the
     largest box with its aspect ratio that fits, so a sample chosen by ``p`` is always erased, never silently
-    skipped; its area is then below ``scale``'s lower bound only when the image cannot hold that area at that
-    aspect ratio.
+    skipped. Only such a shrunk box can have an area below ``scale``'s lower bound.
 
     Masks and bounding boxes in the same call are returned unchanged.
 
