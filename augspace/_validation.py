@@ -13,6 +13,7 @@ from numbers import Real
 from typing import Any
 
 import torch
+from torchvision.transforms.v2 import InterpolationMode
 
 #: The string fills accepted by the erasing transforms.
 FILL_MODES = ("normal", "uniform", "mean")
@@ -121,3 +122,27 @@ def check_generator(owner: str, value: Any) -> torch.Generator | None:
     if value is not None and not isinstance(value, torch.Generator):
         raise TypeError(f"{owner}: generator must be a torch.Generator or None, got {value!r}")
     return value
+
+
+def check_number_fill(owner: str, value: Any) -> float | tuple[float, ...]:
+    """Return a numeric fill as a float or a tuple of per-channel floats."""
+    if is_real(value):
+        return check_real(owner, "fill", value)
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) > 0:
+        if all(is_real(item) for item in value):
+            return tuple(check_real(owner, "fill", item) for item in value)
+    raise TypeError(f"{owner}: fill must be a number or a non-empty sequence of numbers, got {value!r}")
+
+
+def check_interpolation(owner: str, value: Any, allowed: tuple[InterpolationMode, ...]) -> InterpolationMode:
+    """Return ``value``, an ``InterpolationMode`` or its string value, as one of the ``allowed`` modes."""
+    if isinstance(value, InterpolationMode):
+        mode = value
+    elif isinstance(value, str):
+        mode = next((candidate for candidate in InterpolationMode if candidate.value == value), None)
+    else:
+        raise TypeError(f"{owner}: interpolation must be an InterpolationMode or its string value, got {value!r}")
+    if mode not in allowed:
+        names = ", ".join(repr(candidate.value) for candidate in allowed)
+        raise ValueError(f"{owner}: interpolation must be one of {names}, got {value!r}")
+    return mode

@@ -2,5 +2,14 @@
 
 from ._base import Layout, RandomTransform
 from ._erase import Cutout, RandomErasing
+from ._geometry import RandomHorizontalFlip, RandomRescale, RandomVerticalFlip
 
-__all__ = ["Cutout", "Layout", "RandomErasing", "RandomTransform"]
+__all__ = [
+    "Cutout",
+    "Layout",
+    "RandomErasing",
+    "RandomHorizontalFlip",
+    "RandomRescale",
+    "RandomTransform",
+    "RandomVerticalFlip",
+]

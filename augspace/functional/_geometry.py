@@ -1,0 +1,261 @@
+"""Geometric kernels: per-sample flips and per-sample zoom about the centre, output size kept.
+
+Geometry convention: pixel ``i`` of a side of length ``L`` covers ``[i, i + 1)``, its centre is at ``i + 0.5`` and the
+image centre is at ``L / 2``. A zoom by factor ``s`` maps a point at distance ``d`` from the centre to distance
+``s * d``. Example: on a 16-row image zoomed by 2, output row 0 (centre 0.5) reads the input at row coordinate
+``(0.5 - 8) / 2 + 8 = 4.25``, so the output's top row shows the input's row 4.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torchvision.transforms.v2 import InterpolationMode
+
+from .._validation import check_interpolation
+from ._batch import check_batch_shape, expand_to_input
+from ._erase import fill_value
+
+#: The interpolation modes :func:`rescale` accepts.
+RESCALE_INTERPOLATIONS = (InterpolationMode.NEAREST, InterpolationMode.BILINEAR, InterpolationMode.BICUBIC)
+
+
+def horizontal_flip(x: Tensor, apply: Tensor) -> Tensor:
+    """Mirror left and right, in the samples where ``apply`` is true.
+
+    Args:
+        x: input of shape ``(*B, ..., H, W)``, such as an image batch ``(*B, C, H, W)`` or a mask ``(*B, H, W)``.
+            The dimensions between ``*B`` and ``(H, W)`` share each sample's decision.
+        apply: ``(*B,)`` bool, whether each sample is flipped.
+
+    Returns:
+        A new tensor of ``x``'s shape, dtype, device and memory format.
+
+    Example:
+        >>> import torch
+        >>> x = torch.arange(4.0).view(2, 1, 1, 2)
+        >>> horizontal_flip(x, torch.tensor([True, False])).flatten().tolist()
+        [1.0, 0.0, 2.0, 3.0]
+    """
+    return _flip("horizontal_flip", x, apply, dim=-1)
+
+
+def vertical_flip(x: Tensor, apply: Tensor) -> Tensor:
+    """Mirror top and bottom, in the samples where ``apply`` is true.
+
+    Args:
+        x: input of shape ``(*B, ..., H, W)``. The dimensions between ``*B`` and ``(H, W)`` share each sample's
+            decision.
+        apply: ``(*B,)`` bool, whether each sample is flipped.
+
+    Returns:
+        A new tensor of ``x``'s shape, dtype, device and memory format.
+
+    Example:
+        >>> import torch
+        >>> x = torch.arange(4.0).view(2, 1, 2, 1)
+        >>> vertical_flip(x, torch.tensor([True, False])).flatten().tolist()
+        [1.0, 0.0, 2.0, 3.0]
+    """
+    return _flip("vertical_flip", x, apply, dim=-2)
+
+
+def _flip(owner: str, x: Tensor, apply: Tensor, dim: int) -> Tensor:
+    check_batch_shape(owner, x, apply.shape)
+    chosen = expand_to_input(apply.to(device=x.device, dtype=torch.bool), x, apply.ndim)
+    return _keep_memory_format(torch.where(chosen, x.flip(dim), x), x)
+
+
+def rescale(
+    x: Tensor,
+    factor: Tensor,
+    apply: Tensor,
+    *,
+    interpolation: InterpolationMode | str = InterpolationMode.BILINEAR,
+    fill: float | Sequence[float] = 0.0,
+    min_factor: float | None = None,
+) -> Tensor:
+    """Zoom each sample about its centre by its own factor, keeping the height and width.
+
+    A factor above 1 zooms in: the image is enlarged and its centre cropped. Below 1 it zooms out: the image is
+    shrunk and the border is padded with ``fill``. Output pixels whose source centre falls outside the input take
+    ``fill``. Resampling is separable, rows then columns, and follows PIL's resampling filters: the triangle filter
+    for bilinear and the Keys cubic with ``a = -0.5`` for bicubic. When shrinking, the filter is widened by
+    ``1 / factor``, which antialiases as PIL's resize does. Weights are normalised over the taps inside the image.
+    Nearest reads the input pixel that contains the source point and does no antialiasing. With a factor of exactly 1
+    every interpolation returns a finite input unchanged. An inf or NaN spreads to neighbours through taps of weight 0.
+
+    Integer inputs are resampled in float32, then rounded and clamped to their dtype's range, so nothing wraps
+    around. float32 holds integers exactly only up to 2**24, so larger int32 or int64 values lose precision. float16
+    and bfloat16 are resampled in float32 and cast back, and float64 is resampled in float64. A bool input (a mask)
+    is resampled as uint8.
+
+    Args:
+        x: input of shape ``(*B, ..., H, W)``, such as an image batch ``(*B, C, H, W)`` or a mask ``(*B, H, W)``.
+            The dimensions between ``*B`` and ``(H, W)`` share each sample's factor.
+        factor: ``(*B,)`` zoom factors, all positive.
+        apply: ``(*B,)`` bool, whether each sample is rescaled.
+        interpolation: ``NEAREST``, ``BILINEAR`` or ``BICUBIC``, as an ``InterpolationMode`` or its string value.
+        fill: value of the padded pixels: a number or one number per channel, converted to ``x``'s dtype as
+            :func:`fill_value` does (rounded and clamped for integer inputs).
+        min_factor: a lower bound of ``factor``, known on the host, that sizes the filter. ``None`` computes
+            ``factor.min()``, which synchronises with the device. A bound above the smallest factor truncates that
+            sample's filter.
+
+    Returns:
+        A new tensor of ``x``'s shape, dtype, device and memory format.
+
+    Raises:
+        ValueError: if the shapes of ``x``, ``factor`` and ``apply`` disagree, ``min_factor`` is not positive, or
+            ``interpolation`` is not one of the three modes.
+        TypeError: if ``interpolation`` is neither an ``InterpolationMode`` nor a string.
+
+    Example:
+        >>> import torch
+        >>> x = torch.ones(1, 1, 4, 4)
+        >>> out = rescale(x, torch.tensor([0.5]), torch.tensor([True]), fill=0.0)
+        >>> out[0, 0].tolist()
+        [[0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    """
+    mode = check_interpolation("rescale", interpolation, RESCALE_INTERPOLATIONS)
+    check_batch_shape("rescale", x, apply.shape)
+    if factor.shape != apply.shape:
+        raise ValueError(
+            f"rescale: factor and apply must have the same shape, got {tuple(factor.shape)} and {tuple(apply.shape)}"
+        )
+    if x.dtype == torch.bool:
+        as_uint8 = rescale(x.to(torch.uint8), factor, apply, interpolation=mode, fill=fill, min_factor=min_factor)
+        return as_uint8.to(torch.bool)
+    min_factor = _filter_bound(factor, min_factor)
+
+    batch_ndim = apply.ndim
+    samples = math.prod(apply.shape)
+    height, width = x.shape[-2:]
+    factor = factor.reshape(samples).to(device=x.device, dtype=torch.float32)
+    rows = _taps(factor, height, mode, min_factor)
+    columns = _taps(factor, width, mode, min_factor)
+
+    # Flatten to (samples, planes, H, W): one factor per sample, shared by the planes (channels, frames).
+    flat = x.reshape(samples, math.prod(x.shape[batch_ndim:-2]), height, width)
+    if mode != InterpolationMode.NEAREST:
+        flat = flat.to(torch.promote_types(x.dtype, torch.float32))
+    resampled = _resample(_resample(flat, rows, dim=2), columns, dim=3)
+    resampled = _to_dtype(resampled, x.dtype).reshape(x.shape)
+
+    inside = (rows.inside.unsqueeze(-1) & columns.inside.unsqueeze(-2)).reshape(*apply.shape, height, width)
+    output = torch.where(expand_to_input(inside, x, batch_ndim), resampled, fill_value(x, fill))
+    chosen = expand_to_input(apply.to(device=x.device, dtype=torch.bool), x, batch_ndim)
+    return _keep_memory_format(torch.where(chosen, output, x), x)
+
+
+@dataclass(frozen=True)
+class _Taps:
+    """Filter taps along one axis for each sample and output position.
+
+    Attributes:
+        index: ``(N, L, K)`` int64 input positions, clamped into the image.
+        weight: ``(N, L, K)`` weights, normalised per output position, or ``None`` for nearest (one tap of weight 1).
+        inside: ``(N, L)`` bool, whether the output position's source centre lies inside the input.
+    """
+
+    index: Tensor
+    weight: Tensor | None
+    inside: Tensor
+
+
+def _triangle(t: Tensor) -> Tensor:
+    return (1.0 - t.abs()).clamp_(min=0.0)
+
+
+def _keys_cubic(t: Tensor) -> Tensor:
+    # The Keys cubic kernel with a = -0.5, which matches PIL's BICUBIC in the tests. It is 1 at 0 and exactly 0 at
+    # every other integer, so a factor of 1 reproduces the input.
+    t = t.abs()
+    near = (1.5 * t - 2.5) * t * t + 1.0
+    far = ((-0.5 * t + 2.5) * t - 4.0) * t + 2.0
+    return torch.where(t <= 1.0, near, torch.where(t < 2.0, far, torch.zeros_like(t)))
+
+
+#: Filter function and its support radius in input pixels at factor 1.
+_FILTERS: dict[InterpolationMode, tuple[Callable[[Tensor], Tensor], float]] = {
+    InterpolationMode.BILINEAR: (_triangle, 1.0),
+    InterpolationMode.BICUBIC: (_keys_cubic, 2.0),
+}
+
+
+def _filter_bound(factor: Tensor, min_factor: float | None) -> float:
+    """Return the host-side lower bound of the factors that sizes the filter."""
+    if min_factor is None:
+        # Reading the factors back synchronises with the device, so callers that know a bound pass it instead.
+        return float(factor.min()) if factor.numel() > 0 else 1.0
+    if not math.isfinite(min_factor) or min_factor <= 0.0:
+        raise ValueError(f"rescale: min_factor must be a positive finite number, got {min_factor!r}")
+    return float(min_factor)
+
+
+def _taps(factor: Tensor, length: int, mode: InterpolationMode, min_factor: float) -> _Taps:
+    """Compute the filter taps that resample one axis of ``length`` pixels, zoomed by ``factor`` (``(N,)``)."""
+    centres = torch.arange(length, device=factor.device, dtype=torch.float32) + 0.5
+    source = (centres - length / 2) / factor.unsqueeze(-1) + length / 2
+    inside = (source >= 0.0) & (source < length)
+    if mode == InterpolationMode.NEAREST:
+        index = source.floor().clamp_(0, max(length - 1, 0)).long().unsqueeze(-1)
+        return _Taps(index, None, inside)
+
+    # The filter stretches by 1 / factor when shrinking, so each output pixel averages over the input pixels it
+    # covers. The tap count comes from the host-side bound, plus one spare tap for rounding in the float32 factors.
+    # Taps beyond a sample's own support get weight 0.
+    kernel, support = _FILTERS[mode]
+    stretch = (1.0 / factor).clamp(min=1.0).view(-1, 1, 1)
+    max_radius = support * max(1.0, 1.0 / min_factor)
+    count = math.ceil(2.0 * max_radius) + 1
+    first = torch.floor(source - 0.5 - max_radius) + 1.0
+    position = first.unsqueeze(-1) + torch.arange(count, device=factor.device, dtype=torch.float32)
+
+    in_image = (position >= 0.0) & (position < length) & inside.unsqueeze(-1)
+    weight = kernel((position + 0.5 - source.unsqueeze(-1)) / stretch) * in_image
+    weight = weight / weight.sum(dim=-1, keepdim=True).clamp(min=torch.finfo(torch.float32).tiny)
+    index = position.clamp(0, max(length - 1, 0)).long()
+    return _Taps(index, weight, inside)
+
+
+def _resample(x: Tensor, taps: _Taps, dim: int) -> Tensor:
+    """Resample ``x`` of shape ``(N, P, H, W)`` along ``dim`` (2 for rows, 3 for columns) with per-sample taps."""
+
+    def along_dim(per_position: Tensor) -> Tensor:
+        # (N, L) -> (N, 1, L, 1) for rows or (N, 1, 1, L) for columns.
+        return per_position[:, None, :, None] if dim == 2 else per_position[:, None, None, :]
+
+    # The output has the input's size, so every gathered index tensor has x's shape.
+    if taps.weight is None:
+        return x.gather(dim, along_dim(taps.index[..., 0]).expand(x.shape))
+
+    # Each of the few taps is one gather over the whole batch, so memory stays linear in the input size. Products
+    # with weights 0 and 1 are exact, so a factor of 1 returns the input bit for bit.
+    output = None
+    for tap in range(taps.index.shape[-1]):
+        gathered = x.gather(dim, along_dim(taps.index[..., tap]).expand(x.shape))
+        term = gathered * along_dim(taps.weight[..., tap].to(x.dtype))
+        output = term if output is None else output + term
+    return output
+
+
+def _to_dtype(x: Tensor, dtype: torch.dtype) -> Tensor:
+    """Convert resampled values back to ``dtype``, rounding and clamping for integer dtypes."""
+    if x.dtype == dtype:
+        return x
+    if dtype.is_floating_point:
+        return x.to(dtype)
+    info = torch.iinfo(dtype)
+    return x.round().clamp_(info.min, info.max).to(dtype)
+
+
+def _keep_memory_format(output: Tensor, like: Tensor) -> Tensor:
+    """Return ``output`` in channels_last when ``like`` is channels_last and not also contiguous."""
+    if like.is_contiguous(memory_format=torch.channels_last) and not like.is_contiguous():
+        return output.contiguous(memory_format=torch.channels_last)
+    return output
