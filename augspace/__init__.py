@@ -1,17 +1,29 @@
 """augspace: augmentation transforms for input space, feature space and weight space."""
 
 from . import functional, params
+from .feature import FeatureTransform
 from .params import EraseParams, FlipParams, RescaleParams
-from .transforms import Cutout, RandomErasing, RandomTransform
+from .transforms import (
+    Cutout,
+    RandomErasing,
+    RandomHorizontalFlip,
+    RandomRescale,
+    RandomTransform,
+    RandomVerticalFlip,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Cutout",
     "EraseParams",
+    "FeatureTransform",
     "FlipParams",
     "RandomErasing",
+    "RandomHorizontalFlip",
+    "RandomRescale",
     "RandomTransform",
+    "RandomVerticalFlip",
     "RescaleParams",
     "__version__",
     "functional",

@@ -8,8 +8,8 @@ Convention: boxes are stored in normalised coordinates, as fractions of the heig
 ``i / H``. A pixel or feature-map cell belongs to a box when its centre, ``(i + 0.5) / H``, lies in the half-open
 interval ``[top, bottom)``, and likewise for columns. On the grid the box was drawn for, this selects exactly the
 drawn rows ``top * H <= i < bottom * H``. On a coarser grid, such as a hidden layer at stride 8, it selects the cells
-whose centres the box covers. Example: a box from ``top=0.25`` to ``bottom=0.5`` covers rows 8 to 15 of a 32-row image and
-row 1 of a 4-row map (centre 1.5 / 4 = 0.375).
+whose centres the box covers. Example: a box from ``top=0.25`` to ``bottom=0.5`` covers rows 8 to 15 of a 32-row
+image and row 1 of a 4-row map (centre 1.5 / 4 = 0.375).
 """
 
 from __future__ import annotations
