@@ -11,11 +11,13 @@ from .transforms import (
     RandomTransform,
     RandomVerticalFlip,
 )
+from .weight import DropConnect, WeightNoise, WeightStandardization, WeightTransform
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Cutout",
+    "DropConnect",
     "EraseParams",
     "FeatureTransform",
     "FlipParams",
@@ -25,6 +27,9 @@ __all__ = [
     "RandomTransform",
     "RandomVerticalFlip",
     "RescaleParams",
+    "WeightNoise",
+    "WeightStandardization",
+    "WeightTransform",
     "__version__",
     "functional",
     "params",

@@ -34,7 +34,9 @@ _PATTERN_CHARACTERS = frozenset("*?[")
 _WRAPPER_PREFIX = "module."
 
 
-def select_layers(model: nn.Module, selector: Selector) -> list[tuple[str, nn.Module]]:
+def select_layers(
+    model: nn.Module, selector: Selector, *, owner: str = "FeatureTransform"
+) -> list[tuple[str, nn.Module]]:
     """Resolve one selector to the ``(name, module)`` pairs it picks from ``model``.
 
     A string without ``*``, ``?`` or ``[`` is an exact dotted name, looked up with ``model.get_submodule``. When it
@@ -51,6 +53,7 @@ def select_layers(model: nn.Module, selector: Selector) -> list[tuple[str, nn.Mo
         model: the model to search.
         selector: an exact name, a glob pattern, an ``nn.Module`` subclass, or a predicate.
 
+        owner: the class name that starts error messages.
     Returns:
         The picked layers in the order of ``model.named_modules()`` (one pair for an exact name).
 
@@ -67,7 +70,7 @@ def select_layers(model: nn.Module, selector: Selector) -> list[tuple[str, nn.Mo
         ['0', '2']
     """
     if isinstance(selector, str) and _PATTERN_CHARACTERS.isdisjoint(selector):
-        return [_select_by_name(model, selector)]
+        return [_select_by_name(model, selector, owner=owner)]
 
     layers = [(name, module) for name, module in model.named_modules() if name]
     if isinstance(selector, str):
@@ -79,19 +82,19 @@ def select_layers(model: nn.Module, selector: Selector) -> list[tuple[str, nn.Mo
         description = f"the class {selector.__name__}"
     elif isinstance(selector, nn.Module):
         raise TypeError(
-            f"FeatureTransform: a module instance cannot be a layer selector, got {selector!r}. Select it by its name."
+            f"{owner}: a module instance cannot be a layer selector, got {selector!r}. Select it by its name."
         )
     elif callable(selector) and not isinstance(selector, type):
         picked = [(name, module) for name, module in layers if selector(name, module)]
         description = f"the predicate {selector!r}"
     else:
         raise TypeError(
-            "FeatureTransform: a layer selector must be a name, a glob pattern, an nn.Module subclass or a predicate "
+            f"{owner}: a layer selector must be a name, a glob pattern, an nn.Module subclass or a predicate "
             f"(name, module) -> bool, got {selector!r}"
         )
 
     if not picked:
-        raise ValueError(f"FeatureTransform: {description} matches no layer of {type(model).__name__}")
+        raise ValueError(f"{owner}: {description} matches no layer of {type(model).__name__}")
     return picked
 
 
@@ -123,7 +126,7 @@ def _glob_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
-def _select_by_name(model: nn.Module, name: str) -> tuple[str, nn.Module]:
+def _select_by_name(model: nn.Module, name: str, *, owner: str = "FeatureTransform") -> tuple[str, nn.Module]:
     """Look up one exact dotted name, falling back to the name under a data-parallel wrapper's ``module.``."""
     for candidate in (name, _WRAPPER_PREFIX + name):
         try:
@@ -134,7 +137,7 @@ def _select_by_name(model: nn.Module, name: str) -> tuple[str, nn.Module]:
     names = [module_name for module_name, _ in model.named_modules() if module_name]
     close = difflib.get_close_matches(name, names, n=5)
     hint = f"Close matches: {', '.join(map(repr, close))}" if close else "See model.named_modules() for the names."
-    raise ValueError(f"FeatureTransform: no layer named {name!r} in {type(model).__name__}. {hint}")
+    raise ValueError(f"{owner}: no layer named {name!r} in {type(model).__name__}. {hint}")
 
 
 class FeatureTransform(nn.Module):
