@@ -1,6 +1,6 @@
 """augspace: augmentation transforms for input space, feature space and weight space."""
 
-from . import functional, params
+from . import functional, params, viz
 from .feature import FeatureTransform
 from .params import EraseParams, FlipParams, RescaleParams
 from .transforms import (
@@ -33,4 +33,5 @@ __all__ = [
     "__version__",
     "functional",
     "params",
+    "viz",
 ]
