@@ -7,12 +7,11 @@ layers, and they also work on their own, called on any tensor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_generator, check_probability, check_real
+from ._random import RandomStreamMixin
+from ._validation import check_probability, check_real
 
 
 class WeightParametrization(nn.Module):
@@ -100,7 +99,7 @@ class WeightStandardization(WeightParametrization):
         return f"eps={self.eps}"
 
 
-class DropConnect(WeightParametrization):
+class DropConnect(RandomStreamMixin, WeightParametrization):
     """Drop individual weights at random in training, and rescale the kept ones.
 
     DropConnect (Wan et al., 2013, "Regularization of Neural Networks using DropConnect") sets each weight to zero
@@ -139,14 +138,14 @@ class DropConnect(WeightParametrization):
     def __init__(self, p: float, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.p = check_probability("DropConnect", "p", p)
-        self.generator = check_generator("DropConnect", generator)
+        self.set_generator("DropConnect", generator)
 
     def forward(self, weight: Tensor) -> Tensor:
         """Return the weight with a fresh random mask applied in training mode, or the weight itself in eval mode."""
         if not self.training or self.p == 0.0:
             return weight
 
-        keep = _draw(torch.rand, weight.shape, weight.device, self.generator) >= self.p
+        keep = self.draw_uniform(weight.shape, weight.device) >= self.p
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
         return weight * keep * scale
 
@@ -154,7 +153,7 @@ class DropConnect(WeightParametrization):
         return f"p={self.p}"
 
 
-class WeightNoise(WeightParametrization):
+class WeightNoise(RandomStreamMixin, WeightParametrization):
     """Add Gaussian noise to a weight in training.
 
     Each call adds independent noise drawn from ``N(0, std**2)`` to every weight, a new draw at every call, so the
@@ -184,14 +183,14 @@ class WeightNoise(WeightParametrization):
         self.std = check_real("WeightNoise", "std", std)
         if self.std < 0:
             raise ValueError(f"WeightNoise: std must be at least 0, got {std!r}")
-        self.generator = check_generator("WeightNoise", generator)
+        self.set_generator("WeightNoise", generator)
 
     def forward(self, weight: Tensor) -> Tensor:
         """Return the weight plus fresh Gaussian noise in training mode, or the weight itself in eval mode."""
         if not self.training or self.std == 0.0:
             return weight
 
-        noise = _draw(torch.randn, weight.shape, weight.device, self.generator)
+        noise = self.draw_normal(weight.shape, weight.device)
         return weight + (noise * self.std).to(weight.dtype)
 
     def extra_repr(self) -> str:
@@ -205,14 +204,3 @@ def _check_weight_shape(weight: Tensor) -> None:
             "WeightStandardization: expected a weight of shape (out_channels, ...) with at least 2 dimensions and "
             f"at least 2 elements per output channel, got shape {tuple(weight.shape)}"
         )
-
-
-def _draw(
-    sampler: Callable[..., Tensor], shape: torch.Size, device: torch.device, generator: torch.Generator | None
-) -> Tensor:
-    """Draw float32 numbers with ``sampler`` (``torch.rand`` or ``torch.randn``) on ``device``."""
-    # NOTE: a generator passed as generator= is not reseeded per distributed rank, so ranks with equal seeds draw equal
-    # masks.
-    if generator is None:
-        return sampler(shape, device=device)
-    return sampler(shape, generator=generator, device=generator.device).to(device)
