@@ -11,12 +11,15 @@ import difflib
 import functools
 import logging
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from torch import Tensor, nn
+import torch
+from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from ._hooks import ATTACHED, is_compiled, output_element, replace_element, unwrap_model
 from .transforms import RandomTransform
 
 logger = logging.getLogger(__name__)
@@ -52,8 +55,8 @@ def select_layers(
     Args:
         model: the model to search.
         selector: an exact name, a glob pattern, an ``nn.Module`` subclass, or a predicate.
-
         owner: the class name that starts error messages.
+
     Returns:
         The picked layers in the order of ``model.named_modules()`` (one pair for an exact name).
 
@@ -161,6 +164,14 @@ class FeatureTransform(nn.Module):
     model's ``state_dict`` does not change. :meth:`remove` detaches every hook and leaves the model as it was. The
     object is also a context manager that removes its hooks on exit.
 
+    Selectors are resolved inside ``nn.DataParallel``, ``DistributedDataParallel`` and ``torch.compile`` wrappers,
+    so layer names are the same before and after wrapping. Attach before compiling: a model that is already
+    compiled gets a warning, because graphs compiled before the hooks were added do not run them. A layer that
+    returns a tuple or a named tuple, such as ``nn.LSTM`` or ``nn.MultiheadAttention``, has one tensor transformed
+    (``element``) and keeps the rest of its structure. A hooked layer that does not run during a training forward
+    pass of ``model`` gets one warning naming it, because its transform then silently does nothing. One transform
+    object cannot be hooked twice onto the same layer, even by two ``FeatureTransform`` objects.
+
     Limitation: a transform built with its own ``torch.Generator`` breaks the graph under ``torch.compile`` at each
     draw (in torch 2.14, Dynamo cannot trace a ``Generator`` argument), so its draws run eagerly. Transforms with
     ``generator=None`` draw from torch's global generator and compile without graph breaks.
@@ -170,13 +181,17 @@ class FeatureTransform(nn.Module):
         layers: a mapping from selector to transform. The same transform object may serve several selectors.
         active: ``"train"`` transforms a layer's output only while that layer is in training mode, and ``"always"``
             ignores the layer's mode.
+        element: for layers that return a tuple, the index or named-tuple field of the tensor to transform. ``None``
+            takes the first tensor of a tuple, or the output itself when it is a tensor.
 
     Raises:
         TypeError: if ``model`` is not an ``nn.Module``, ``layers`` is not a mapping, a selector has an unsupported
-            type, or a transform is not an ``nn.Module`` (wrap a plain function in a module). At call time, if a
-            hooked layer returns anything other than a tensor.
-        ValueError: if ``active`` is invalid, ``layers`` is empty, a selector picks nothing, or two selectors pick
-            the same layer. At call time, if a layer's output has fewer than 3 dimensions for an augspace transform.
+            type, a transform is not an ``nn.Module`` (wrap a plain function in a module), or ``element`` is neither
+            an int, a str nor ``None``. At call time, if a hooked layer returns neither a tensor nor a tuple, or the
+            chosen element is not a tensor.
+        ValueError: if ``active`` is invalid, ``layers`` is empty, a selector picks nothing, two selectors pick the
+            same layer, or the transform is already hooked onto that layer. At call time, if ``element`` is not in
+            the output, or a layer's output has fewer than 3 dimensions for an augspace transform.
 
     Example:
         >>> import torch, augspace as A
@@ -195,14 +210,39 @@ class FeatureTransform(nn.Module):
         layers: Mapping[Selector, nn.Module],
         *,
         active: Literal["train", "always"] = "train",
+        element: int | str | None = None,
     ) -> None:
         super().__init__()
-        _check_arguments(model, layers, active)
+        _check_arguments(model, layers, active, element)
+        if is_compiled(model):
+            warnings.warn(
+                "FeatureTransform: model is already compiled, and graphs compiled before the hooks were added do not "
+                "run them. Attach FeatureTransform first, then call torch.compile.",
+                UserWarning,
+                stacklevel=2,
+            )
         self.active = active
+        self.element = element
         self.transforms = nn.ModuleList()
         self._layers: dict[str, nn.Module] = {}
+        self._modules_by_name: dict[str, nn.Module] = {}
         self._handles: list[RemovableHandle] = []
+        self._ran: set[str] = set()
+        self._warned: set[str] = set()
+        self._resolve(unwrap_model(model), layers)
 
+        # Hooks are registered only after every selector resolved, so a failed construction leaves no hook behind.
+        for name, transform in self._layers.items():
+            module = self._modules_by_name[name]
+            hook = functools.partial(self._transform_output, name, transform)
+            self._handles.append(module.register_forward_hook(hook))
+            ATTACHED.setdefault(module, set()).add(id(transform))
+        self._handles.append(model.register_forward_pre_hook(self._start_forward))
+        self._handles.append(model.register_forward_hook(self._finish_forward))
+        logger.debug("FeatureTransform hooked the layers %s of %s", list(self._layers), type(model).__name__)
+
+    def _resolve(self, model: nn.Module, layers: Mapping[Selector, nn.Module]) -> None:
+        """Resolve every selector, rejecting a layer picked twice or already carrying the same transform."""
         picked_by: dict[int, str] = {}
         for selector, transform in layers.items():
             self.transforms.append(transform)
@@ -212,14 +252,14 @@ class FeatureTransform(nn.Module):
                         f"FeatureTransform: layer {name!r} is selected twice (also as {picked_by[id(module)]!r}). "
                         "Give each layer one transform."
                     )
+                if id(transform) in ATTACHED.get(module, set()):
+                    raise ValueError(
+                        f"FeatureTransform: {type(transform).__name__} is already attached to layer {name!r} by "
+                        "another FeatureTransform. Remove that one first, or attach a second transform object."
+                    )
                 picked_by[id(module)] = name
                 self._layers[name] = transform
-
-        # Hooks are registered only after every selector resolved, so a failed construction leaves no hook behind.
-        for name, transform in self._layers.items():
-            hook = functools.partial(self._transform_output, name, transform)
-            self._handles.append(model.get_submodule(name).register_forward_hook(hook))
-        logger.debug("FeatureTransform hooked the layers %s of %s", list(self._layers), type(model).__name__)
+                self._modules_by_name[name] = module
 
     @property
     def layers(self) -> dict[str, nn.Module]:
@@ -233,6 +273,8 @@ class FeatureTransform(nn.Module):
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        for name, transform in self._layers.items():
+            ATTACHED.get(self._modules_by_name[name], set()).discard(id(transform))
 
     def __enter__(self) -> FeatureTransform:
         return self
@@ -243,27 +285,46 @@ class FeatureTransform(nn.Module):
     def extra_repr(self) -> str:
         return f"layers={list(self._layers)}, active={self.active!r}"
 
+    def _start_forward(self, module: nn.Module, args: Any) -> None:
+        """Forward pre-hook of the model: forget which hooked layers ran in the previous forward pass."""
+        if not torch.compiler.is_compiling():
+            self._ran.clear()
+
+    def _finish_forward(self, module: nn.Module, args: Any, output: Any) -> None:
+        """Forward hook of the model: warn once about each hooked layer that did not run while augmenting."""
+        if torch.compiler.is_compiling() or not (self.training and module.training):
+            return
+        silent = [name for name in self._layers if name not in self._ran and name not in self._warned]
+        for name in silent:
+            warnings.warn(
+                f"FeatureTransform: layer {name!r} did not run during the forward pass, so its transform had no effect",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._warned.update(silent)
+
     def _transform_output(self, name: str, transform: nn.Module, module: nn.Module, args: Any, output: Any) -> Any:
         """Forward hook: return the transformed output, or ``None`` to keep the output while switched off."""
-        if not isinstance(output, Tensor):
-            raise TypeError(
-                f"FeatureTransform: layer {name!r} returned a {type(output).__name__}, but transforms act on tensors. "
-                "Select a layer whose output is a tensor."
-            )
+        if not torch.compiler.is_compiling():
+            self._ran.add(name)
+        index = output_element(name, output, self.element)
         if not (self.training and transform.training and (module.training or self.active == "always")):
             return None
 
+        features = output if index is None else output[index]
         if isinstance(transform, RandomTransform):
-            if output.ndim < 3:
+            if features.ndim < 3:
                 raise ValueError(
-                    f"FeatureTransform: layer {name!r} returned a tensor of shape {tuple(output.shape)}, but "
+                    f"FeatureTransform: layer {name!r} returned a tensor of shape {tuple(features.shape)}, but "
                     f"{type(transform).__name__} expects shape (..., C, H, W)"
                 )
-            return transform.forward_tensor(output)
-        return transform(output)
+            transformed = transform.forward_tensor(features)
+        else:
+            transformed = transform(features)
+        return transformed if index is None else replace_element(output, index, transformed)
 
 
-def _check_arguments(model: Any, layers: Any, active: Any) -> None:
+def _check_arguments(model: Any, layers: Any, active: Any, element: Any) -> None:
     """Raise ``TypeError`` or ``ValueError`` for a constructor argument of the wrong type or value."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"FeatureTransform: model must be an nn.Module, got {type(model).__name__}")
@@ -275,6 +336,8 @@ def _check_arguments(model: Any, layers: Any, active: Any) -> None:
         raise TypeError(f"FeatureTransform: active must be one of {ACTIVE_MODES}, got {active!r}")
     if active not in ACTIVE_MODES:
         raise ValueError(f"FeatureTransform: active must be one of {ACTIVE_MODES}, got {active!r}")
+    if element is not None and (isinstance(element, bool) or not isinstance(element, (int, str))):
+        raise TypeError(f"FeatureTransform: element must be an int index, a field name or None, got {element!r}")
 
     for selector, transform in layers.items():
         if not isinstance(transform, nn.Module):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import logging
 import math
+import warnings
 
 import pytest
 import torch
@@ -143,11 +145,96 @@ def test_select_never_picks_root() -> None:
     assert [name for name, _ in select_layers(model, nn.Sequential)] == ["0"]
 
 
-def test_select_under_data_parallel_prefix() -> None:
+def test_select_inside_data_parallel() -> None:
     model = nn.DataParallel(small_net())
-    ft = A.FeatureTransform(model, {"conv1": A.Cutout(size=0.5)})
-    assert list(ft.layers) == ["module.conv1"]
+    ft = A.FeatureTransform(model, {"conv1": A.Cutout(size=0.5), "head.*": nn.Identity()})
+    assert list(ft.layers) == ["conv1", "head.0", "head.1", "head.2"]
     assert len(model.module.conv1._forward_hooks) == 1
+
+
+def test_compiled_model_names_and_warning() -> None:
+    model = small_net()
+    compiled = torch.compile(model)
+    with pytest.warns(UserWarning, match="Attach FeatureTransform first, then call torch.compile"):
+        ft = A.FeatureTransform(compiled, {"conv1": A.Cutout(size=0.5)})
+    assert list(ft.layers) == ["conv1"]
+    ft.remove()
+
+
+class TupleOutput(nn.Module):
+    """A layer returning a named tuple of a feature map and a tensor that is not one."""
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return Pair(x, x.mean(dim=(-2, -1)))
+
+
+Pair = collections.namedtuple("Pair", ["features", "summary"])
+
+
+class TupleNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.split = TupleOutput()
+
+    def forward(self, x: Tensor) -> Pair:
+        return self.split(x)
+
+
+@pytest.mark.parametrize("element", [None, 0, "features"])
+def test_tuple_output_transforms_chosen_element(element: int | str | None) -> None:
+    model = TupleNet()
+    with A.FeatureTransform(model, {"split": A.Cutout(size=1.0, inside=True)}, element=element):
+        output = model(torch.ones(2, 3, 4, 4))
+    assert isinstance(output, Pair)
+    assert torch.equal(output.features, torch.zeros(2, 3, 4, 4))
+    assert torch.equal(output.summary, torch.ones(2, 3))
+
+
+def test_tuple_output_from_lstm() -> None:
+    model = nn.Sequential(nn.LSTM(4, 6, batch_first=True))
+    with A.FeatureTransform(model, {"0": nn.Dropout(p=1.0)}):
+        output, (hidden, cell) = model(torch.ones(2, 5, 4))
+    assert torch.equal(output, torch.zeros(2, 5, 6))
+    assert hidden.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("element", "error", "match"),
+    [
+        (5, ValueError, "element 5 is out of range"),
+        ("other", ValueError, "'other' is not a field"),
+        (1.0, TypeError, "element must be"),
+    ],
+)
+def test_tuple_output_bad_element(element: object, error: type[Exception], match: str) -> None:
+    model = TupleNet()
+    with pytest.raises(error, match=match):
+        with A.FeatureTransform(model, {"split": A.Cutout(size=0.5)}, element=element):
+            model(torch.ones(2, 3, 4, 4))
+
+
+def test_layer_that_never_runs_warns_once() -> None:
+    model = small_net()
+    model.unused = nn.Conv2d(3, 3, 1)
+    ft = A.FeatureTransform(model, {"unused": A.Cutout(size=0.5)})
+    with pytest.warns(UserWarning, match="layer 'unused' did not run"):
+        model(torch.rand(2, 3, 8, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model(torch.rand(2, 3, 8, 8))
+    ft.remove()
+
+
+def test_same_transform_twice_on_layer_rejected() -> None:
+    model = small_net()
+    cutout = A.Cutout(size=0.5)
+    first = A.FeatureTransform(model, {"conv1": cutout})
+    with pytest.raises(ValueError, match="already attached to layer 'conv1'"):
+        A.FeatureTransform(model, {"conv1": cutout})
+    first.remove()
+    second = A.FeatureTransform(model, {"conv1": cutout})
+    assert list(second.layers) == ["conv1"]
+    second.remove()
 
 
 def test_one_transform_shared_by_selectors() -> None:
@@ -260,11 +347,25 @@ def test_active_invalid_raises(active: object, error: type[Exception]) -> None:
 # Call-time errors
 
 
+class DictOutput(nn.Module):
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        return {"features": x}
+
+
 def test_non_tensor_output_raises_naming_layer() -> None:
-    model = NetWithPair()
-    A.FeatureTransform(model, {"pair": A.Cutout(size=0.5)})
-    with pytest.raises(TypeError, match=r"layer 'pair' returned a tuple"):
+    model = nn.Sequential(DictOutput())
+    A.FeatureTransform(model, {"0": A.Cutout(size=0.5)})
+    with pytest.raises(TypeError, match=r"layer '0' returned a dict"):
         model(images())
+
+
+def test_tuple_output_transforms_first_tensor() -> None:
+    model = NetWithPair()
+    reference = copy.deepcopy(model)
+    with A.FeatureTransform(model, {"pair": A.Cutout(size=1.0, inside=True)}):
+        output = model(images())
+    first, second = reference.pair(reference.conv(images()))
+    assert torch.equal(output, second)
 
 
 def test_output_without_channels_raises_naming_layer() -> None:
