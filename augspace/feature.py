@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from ._hooks import ATTACHED, is_compiled, output_element, replace_element, unwrap_model
+from .schedule import step as step_schedules
 from .transforms import RandomTransform
 
 logger = logging.getLogger(__name__)
@@ -265,6 +266,14 @@ class FeatureTransform(nn.Module):
     def layers(self) -> dict[str, nn.Module]:
         """Hooked layer names, in hook order, mapped to their transforms (a new dict on each access)."""
         return dict(self._layers)
+
+    def step(self) -> int:
+        """Advance every schedule inside the transforms by one step, and return how many were advanced.
+
+        Call it once per optimiser step. The schedules are buffers of the transforms, so ``ft.state_dict()`` saves
+        their progress and ``ft.load_state_dict(...)`` resumes it.
+        """
+        return step_schedules(self)
 
     def remove(self) -> None:
         """Remove every hook from the model, leaving it as it was before. Calling it again does nothing."""
