@@ -2,18 +2,24 @@
 
 from . import functional, params, schedule, viz
 from .feature import FeatureTransform
+from .mixing import ManifoldMixup
 from .params import (
+    CutMixParams,
     DropBlockParams,
     DropoutParams,
     EraseParams,
     FlipParams,
+    ManifoldMixupParams,
+    MixUpParams,
     RescaleParams,
 )
 from .schedule import CosineSchedule, LinearSchedule, Schedule, step
 from .transforms import (
+    CutMix,
     Cutout,
     DropBlock,
     Dropout,
+    MixUp,
     PixelDropout,
     RandomErasing,
     RandomHorizontalFlip,
@@ -28,6 +34,8 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CosineSchedule",
+    "CutMix",
+    "CutMixParams",
     "Cutout",
     "DropBlock",
     "DropBlockParams",
@@ -38,6 +46,10 @@ __all__ = [
     "FeatureTransform",
     "FlipParams",
     "LinearSchedule",
+    "ManifoldMixup",
+    "ManifoldMixupParams",
+    "MixUp",
+    "MixUpParams",
     "PixelDropout",
     "RandomErasing",
     "RandomHorizontalFlip",

@@ -4,12 +4,15 @@ from ._base import Layout, RandomTransform
 from ._dropout import DropBlock, Dropout, PixelDropout, SpatialDropout
 from ._erase import Cutout, RandomErasing
 from ._geometry import RandomHorizontalFlip, RandomRescale, RandomVerticalFlip
+from ._mix import CutMix, MixUp
 
 __all__ = [
+    "CutMix",
     "Cutout",
     "DropBlock",
     "Dropout",
     "Layout",
+    "MixUp",
     "PixelDropout",
     "RandomErasing",
     "RandomHorizontalFlip",
