@@ -19,18 +19,30 @@ def feature_transforms() -> list[nn.Module]:
         A.RandomHorizontalFlip(p=0.5),
         A.RandomVerticalFlip(p=0.5),
         A.RandomRescale(scale_factor=(0.8, 1.25)),
+        A.DropBlock(drop_prob=0.1, block_size=3),
+        A.DropBlock(drop_prob=A.LinearSchedule(0.0, 0.2, steps=4), block_size=0.5, per_channel=False),
+        A.Dropout(p=0.2),
+        A.SpatialDropout(p=0.2),
     ]
 
 
 def small_net() -> nn.Sequential:
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.LazyLinear(4)
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.LazyLinear(4),
     )
 
 
 @pytest.mark.parametrize("transform", feature_transforms(), ids=repr)
 def test_compiled_training_steps_compile_once(transform: nn.Module) -> None:
+    # Every test compiles nn.Sequential.forward, so earlier tests' cache entries would count towards the
+    # recompilation limit; start from an empty cache.
+    torch._dynamo.reset()
     model = small_net()
     model(torch.rand(2, 3, 8, 8))
     A.FeatureTransform(model, {"1": transform})
@@ -43,6 +55,7 @@ def test_compiled_training_steps_compile_once(transform: nn.Module) -> None:
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+        A.step(transform)
 
     # One graph for all training steps: no graph break (fullgraph) and no recompilation per step.
     assert counter.frame_count == 1
