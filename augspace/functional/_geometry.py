@@ -18,6 +18,7 @@ from torchvision.transforms.v2 import InterpolationMode
 
 from .._validation import check_interpolation
 from ._batch import check_batch_shape, expand_to_input
+from ._boxes import use_host_path
 from ._erase import fill_value
 
 #: The interpolation modes :func:`rescale` accepts.
@@ -67,7 +68,12 @@ def vertical_flip(x: Tensor, apply: Tensor) -> Tensor:
 def _flip(owner: str, x: Tensor, apply: Tensor, dim: int) -> Tensor:
     check_batch_shape(owner, x, apply.shape)
     chosen = expand_to_input(apply.to(device=x.device, dtype=torch.bool), x, apply.ndim)
-    return _keep_memory_format(torch.where(chosen, x.flip(dim), x), x)
+    flipped = x.flip(dim)
+    if use_host_path(x):
+        # Selecting into the flipped batch itself saves allocating, and page-faulting, a second full-size output.
+        # Ops with ``out=`` record no gradient, hence this form only without autograd.
+        return torch.where(chosen, flipped, x, out=flipped)
+    return _keep_memory_format(torch.where(chosen, flipped, x), x)
 
 
 def rescale(
@@ -83,11 +89,14 @@ def rescale(
 
     A factor above 1 zooms in: the image is enlarged and its centre cropped. Below 1 it zooms out: the image is
     shrunk and the border is padded with ``fill``. Output pixels whose source centre falls outside the input take
-    ``fill``. Resampling is separable, rows then columns, and follows PIL's resampling filters: the triangle filter
-    for bilinear and the Keys cubic with ``a = -0.5`` for bicubic. When shrinking, the filter is widened by
+    ``fill``. Resampling is separable, one axis after the other, and follows PIL's resampling filters: the triangle
+    filter for bilinear and the Keys cubic with ``a = -0.5`` for bicubic. When shrinking, the filter is widened by
     ``1 / factor``, which antialiases as PIL's resize does. Weights are normalised over the taps inside the image.
     Nearest reads the input pixel that contains the source point and does no antialiasing. With a factor of exactly 1
-    every interpolation returns a finite input unchanged. An inf or NaN spreads to neighbours through taps of weight 0.
+    every interpolation returns a finite input unchanged. On CUDA and under ``torch.compile``, an inf or NaN spreads to
+    neighbours through taps of weight 0. On the CPU, bilinear and bicubic resampling sums only the taps of nonzero
+    weight with ``embedding_bag``, one pass per axis, so a sample not chosen comes back bit for bit, inf and NaN
+    included.
 
     Integer inputs are resampled in float32, then rounded and clamped to their dtype's range, so nothing wraps
     around. float32 holds integers exactly only up to 2**24, so larger int32 or int64 values lose precision. float16
@@ -132,6 +141,9 @@ def rescale(
         return as_uint8.to(torch.bool)
     min_factor = _filter_bound(factor, min_factor)
 
+    if mode != InterpolationMode.NEAREST and x.numel() > 0 and use_host_path(x, records_gradient=True):
+        return _rescale_on_host(x, factor, apply, mode, fill, min_factor)
+
     batch_ndim = apply.ndim
     samples = math.prod(apply.shape)
     height, width = x.shape[-2:]
@@ -165,6 +177,11 @@ class _Taps:
     index: Tensor
     weight: Tensor | None
     inside: Tensor
+
+    def select(self, samples: slice) -> _Taps:
+        """Return the taps of a slice of the samples."""
+        weight = None if self.weight is None else self.weight[samples]
+        return _Taps(self.index[samples], weight, self.inside[samples])
 
 
 def _triangle(t: Tensor) -> Tensor:
@@ -242,6 +259,123 @@ def _resample(x: Tensor, taps: _Taps, dim: int) -> Tensor:
         term = gathered * along_dim(taps.weight[..., tap].to(x.dtype))
         output = term if output is None else output + term
     return output
+
+
+def _rescale_on_host(
+    x: Tensor,
+    factor: Tensor,
+    apply: Tensor,
+    mode: InterpolationMode,
+    fill: float | Sequence[float],
+    min_factor: float,
+) -> Tensor:
+    """CPU form of :func:`rescale`, for the filtered modes: one ``embedding_bag`` pass per axis.
+
+    ``embedding_bag`` with per-tap weights sums weighted rows of a table, which is one axis of separable resampling
+    in one pass. The table is the batch viewed as rows, and each output row is a bag of the input rows under its
+    taps. Only taps of nonzero weight enter a bag, and a sample not chosen is resampled at factor 1, whose single
+    tap of weight 1 copies it exactly. Columns are resampled first, on the samples transposed by one copy, then rows,
+    after a second transposing copy.
+    """
+    batch_ndim = apply.ndim
+    samples, planes = math.prod(apply.shape), math.prod(x.shape[batch_ndim:-2])
+    height, width = x.shape[-2:]
+    chosen = apply.reshape(samples).to(torch.bool)
+    factor = torch.where(chosen, factor.reshape(samples).to(torch.float32), torch.ones((), dtype=torch.float32))
+    rows = _taps(factor, height, mode, min_factor)
+    columns = _taps(factor, width, mode, min_factor)
+
+    # Samples go through in chunks of about _CHUNK_BYTES, a few chunks per batch rather than a loop over samples, so
+    # the intermediate copies stay in the cache and in memory the allocator reuses. Only the output is full-size. The
+    # bags of every chunk are built at once, because many small parallel ops cost more than their work on a busy CPU.
+    source = x.reshape(samples, planes, height, width)
+    output = torch.empty((samples, planes, height, width), dtype=x.dtype)
+    chunk = max(1, _CHUNK_BYTES // max(planes * height * width * 4, 1))
+    column_bags = _Bags.build(columns, planes, chunk)
+    row_bags = _Bags.build(rows, planes, chunk)
+    for start in range(0, samples, chunk):
+        part = slice(start, start + chunk)
+        output[part] = _rescale_chunk(source[part], row_bags.select(part), column_bags.select(part), x.dtype)
+    output = output.view(x.shape)
+
+    # Outside the source, bags are empty and sum to 0, which is already the fill when the fill is 0.
+    if any(value != 0 for value in (fill if isinstance(fill, Sequence) else [fill])):
+        inside = (rows.inside.unsqueeze(-1) & columns.inside.unsqueeze(-2)).reshape(*apply.shape, height, width)
+        output = torch.where(expand_to_input(inside, x, batch_ndim), output, fill_value(x, fill))
+    return _keep_memory_format(output, x)
+
+
+#: Bytes of float32 samples resampled together on the CPU: a few MiB, which a server CPU's L3 cache holds, and below
+#: glibc's 32 MiB threshold for returning freed memory to the system. Each chunk is a few parallel ops, so fewer,
+#: larger chunks lose less when other processes keep the intra-op threads waiting.
+_CHUNK_BYTES = 16 * 2**20
+
+
+def _rescale_chunk(
+    source: Tensor, rows: tuple[Tensor, Tensor, Tensor], columns: tuple[Tensor, Tensor, Tensor], dtype: torch.dtype
+) -> Tensor:
+    """Resample ``(n, planes, H, W)`` samples along columns, then rows, with their bags; return them in ``dtype``."""
+    samples, planes, height, width = source.shape
+    work_dtype = torch.promote_types(source.dtype, torch.float32) if source.dtype.is_floating_point else torch.float32
+
+    # The dtype conversion rides on the first transposing copy, so float16, bfloat16 and integers cost no extra pass.
+    by_columns = torch.empty((samples, planes, width, height), dtype=work_dtype)
+    by_columns.copy_(source.transpose(-1, -2))
+    resampled = _bag_resample(by_columns.view(-1, height), *columns)
+    needs_gradient = torch.is_grad_enabled() and source.requires_grad
+    by_rows = (torch.empty_like(by_columns) if needs_gradient else by_columns).view(samples, planes, height, width)
+    by_rows.copy_(resampled.view(samples, planes, width, height).transpose(-1, -2))
+    return _to_dtype(_bag_resample(by_rows.view(-1, width), *rows), dtype).view(source.shape)
+
+
+def _bag_resample(table: Tensor, index: Tensor, weight: Tensor, offsets: Tensor) -> Tensor:
+    """Sum the weighted rows of ``table`` that each bag selects: one output row per bag."""
+    return torch.nn.functional.embedding_bag(
+        index, table, offsets, mode="sum", per_sample_weights=weight.to(table.dtype)
+    )
+
+
+@dataclass(frozen=True)
+class _Bags:
+    """The ``embedding_bag`` input of one axis: the taps of nonzero weight of every output row, chunk by chunk.
+
+    Output row ``o`` of plane ``p`` of sample ``s`` is a bag of the rows its taps select within that plane, numbered
+    from the start of the chunk that holds ``s``, so each chunk's table is the chunk alone.
+
+    Attributes:
+        index: ``(T,)`` int64 table rows of all taps, bag after bag.
+        weight: ``(T,)`` float32 tap weights.
+        starts: ``(N * planes * L,)`` int64 position of each bag's first tap in ``index``.
+        planes: planes per sample.
+        length: output rows per plane.
+    """
+
+    index: Tensor
+    weight: Tensor
+    starts: Tensor
+    planes: int
+    length: int
+
+    @staticmethod
+    def build(taps: _Taps, planes: int, chunk: int) -> _Bags:
+        """Collect the taps of nonzero weight of every output row of every plane, for chunks of ``chunk`` samples."""
+        samples, length, count = taps.index.shape
+        in_chunk = torch.arange(samples) % chunk
+        first_row = ((in_chunk.unsqueeze(-1) * planes + torch.arange(planes)) * length).view(samples, planes, 1, 1)
+        index = (first_row + taps.index.unsqueeze(1)).expand(samples, planes, length, count)
+        weight = taps.weight.unsqueeze(1).expand(samples, planes, length, count)
+        used = weight != 0.0
+        sizes = used.sum(dim=-1).flatten()
+        return _Bags(index[used], weight[used], sizes.cumsum(0) - sizes, planes, length)
+
+    def select(self, samples: slice) -> tuple[Tensor, Tensor, Tensor]:
+        """Return the index, weights and offsets of the bags of a slice of the samples, offsets counted from 0."""
+        per_sample = self.planes * self.length
+        first_bag, end_bag = samples.start * per_sample, min(samples.stop * per_sample, self.starts.numel())
+        first_tap = int(self.starts[first_bag])
+        end_tap = int(self.starts[end_bag]) if end_bag < self.starts.numel() else self.index.numel()
+        offsets = self.starts[first_bag:end_bag] - first_tap
+        return self.index[first_tap:end_tap], self.weight[first_tap:end_tap], offsets
 
 
 def _to_dtype(x: Tensor, dtype: torch.dtype) -> Tensor:

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from .. import functional as AF
 from .._validation import check_bool, check_fill, check_int, check_range, check_size
+from ..functional._erase import is_zero_fill
 from ..params import EraseParams
 from ._base import Layout, RandomTransform
 
@@ -26,11 +27,18 @@ def side_in_pixels(side: int | float, length: int) -> int:
 class _EraseTransform(RandomTransform):
     """Shared parts of the erasing transforms: the fill, the optional noise draw and the kernel call."""
 
+    #: Whether the kept pixels of each erased sample are divided by its kept fraction; see :class:`Cutout`.
+    rescale = False
+
     def __init__(self, *, p: float, fill: Fill, inplace: bool, generator: torch.Generator | None) -> None:
         super().__init__(p=p, generator=generator)
         name = type(self).__name__
         self.fill = check_fill(name, fill)
         self.inplace = check_bool(name, "inplace", inplace)
+
+    def replayable(self) -> bool:
+        """Return whether a draw can be replayed on another grid: boxes can, per-pixel noise cannot."""
+        return self.fill not in ("normal", "uniform")
 
     def draw_noise(self, layout: Layout) -> Tensor | None:
         """Draw the per-pixel float32 noise a random fill needs, or return ``None``."""
@@ -41,7 +49,9 @@ class _EraseTransform(RandomTransform):
         return None
 
     def apply_image(self, x: Tensor, params: EraseParams) -> Tensor:
-        return AF.erase(x, params.boxes, params.apply, self.fill, noise=params.noise, inplace=self.inplace)
+        return AF.erase(
+            x, params.boxes, params.apply, self.fill, noise=params.noise, inplace=self.inplace, rescale=self.rescale
+        )
 
 
 class Cutout(_EraseTransform):
@@ -67,11 +77,17 @@ class Cutout(_EraseTransform):
             activations because they are not zero-centred). See :func:`augspace.functional.fill_value` for uint8.
         inside: keep every hole entirely inside the image instead of clipping it at the border.
         inplace: write into the input tensor instead of returning a new one.
+        rescale: divide the pixels left in each erased sample by the fraction of the sample they make up, as dropout
+            scales what it keeps, so the expected activation of the whole map is unchanged. The fraction is counted
+            in float32, and a sample erased entirely comes out as 0. Needs ``fill=0``. Prefer it to ``fill="mean"``
+            when the layers after this one should see the same expected activation as at evaluation time. Prefer
+            ``fill="mean"`` when the values inside the hole should keep plausible statistics and the rest of the map
+            its own scale.
         generator: the source of randomness; ``None`` uses torch's global generator.
 
     Raises:
         TypeError: if an argument has the wrong type.
-        ValueError: if an argument is out of range.
+        ValueError: if an argument is out of range, or ``rescale`` is set with a fill other than 0.
 
     Example:
         >>> import torch, augspace as A
@@ -90,12 +106,16 @@ class Cutout(_EraseTransform):
         fill: Fill = 0.0,
         inside: bool = False,
         inplace: bool = False,
+        rescale: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(p=p, fill=fill, inplace=inplace, generator=generator)
         self.size = check_size("Cutout", "size", size)
         self.holes = check_int("Cutout", "holes", holes, minimum=1)
         self.inside = check_bool("Cutout", "inside", inside)
+        self.rescale = check_bool("Cutout", "rescale", rescale)
+        if self.rescale and not is_zero_fill(self.fill):
+            raise ValueError(f"Cutout: rescale=True keeps the expected activation only with fill=0, got {fill!r}")
 
     def sample(self, layout: Layout) -> EraseParams:
         height, width = layout.height, layout.width

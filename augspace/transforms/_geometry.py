@@ -39,6 +39,10 @@ class _RandomFlip(RandomTransform):
     def __init__(self, p: float = 0.5, *, generator: torch.Generator | None = None) -> None:
         super().__init__(p=p, generator=generator)
 
+    def replayable(self) -> bool:
+        """Return ``True``: a draw holds per-sample decisions and factors, which apply on any grid."""
+        return True
+
     def sample(self, layout: Layout) -> FlipParams:
         return FlipParams(apply=self.draw_apply(layout.batch_shape, layout.device))
 
@@ -185,6 +189,10 @@ class RandomRescale(RandomTransform):
         self.scale_factor = check_range(name, "scale_factor", scale_factor, lower=0.0, upper=math.inf, open_lower=True)
         self.interpolation = check_interpolation(name, interpolation, RESCALE_INTERPOLATIONS)
         self.fill = check_number_fill(name, fill)
+
+    def replayable(self) -> bool:
+        """Return ``True``: a draw holds per-sample decisions and factors, which apply on any grid."""
+        return True
 
     def sample(self, layout: Layout) -> RescaleParams:
         low, high = self.scale_factor
