@@ -26,6 +26,7 @@ from .transforms import (
     RandomRescale,
     RandomTransform,
     RandomVerticalFlip,
+    SharedDraw,
     SpatialDropout,
 )
 from .weight import DropConnect, WeightNoise, WeightStandardization, WeightTransform
@@ -58,6 +59,7 @@ __all__ = [
     "RandomVerticalFlip",
     "RescaleParams",
     "Schedule",
+    "SharedDraw",
     "SpatialDropout",
     "WeightNoise",
     "WeightStandardization",

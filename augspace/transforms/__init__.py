@@ -5,6 +5,7 @@ from ._dropout import DropBlock, Dropout, PixelDropout, SpatialDropout
 from ._erase import Cutout, RandomErasing
 from ._geometry import RandomHorizontalFlip, RandomRescale, RandomVerticalFlip
 from ._mix import CutMix, MixUp
+from ._share import Replay, SharedDraw
 
 __all__ = [
     "CutMix",
@@ -19,5 +20,7 @@ __all__ = [
     "RandomRescale",
     "RandomTransform",
     "RandomVerticalFlip",
+    "Replay",
+    "SharedDraw",
     "SpatialDropout",
 ]

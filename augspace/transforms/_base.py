@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import PIL.Image
 import torch
@@ -14,6 +14,9 @@ from torchvision.transforms.v2 import functional as TF
 
 from .._random import RandomStreamMixin
 from .._validation import check_probability
+
+if TYPE_CHECKING:
+    from ._share import SharedDraw
 
 # PIL modes that convert to a uint8 tensor with one plane per band and back without loss.
 _PIL_MODES = ("L", "LA", "RGB", "RGBA", "CMYK", "YCbCr")
@@ -85,6 +88,20 @@ class RandomTransform(RandomStreamMixin, Transform):
         if not self.training:
             return x
         return self.apply_image(x, self.sample(layout_of(type(self).__name__, x)))
+
+    def replayable(self) -> bool:
+        """Return whether a draw can be applied to a tensor of another height and width (see :meth:`share`)."""
+        return False
+
+    def share(self) -> SharedDraw:
+        """Return a :class:`~augspace.transforms.SharedDraw` that applies this transform and keeps its draw for replay.
+
+        Raises:
+            TypeError: if the transform's draw depends on the grid it was drawn for.
+        """
+        from ._share import SharedDraw
+
+        return SharedDraw(self)
 
     def make_params(self, flat_inputs: list[Any]) -> Any:
         """Draw parameters for the first image-like input; every other input in the call reuses them."""
