@@ -1,0 +1,51 @@
+"""Tests that the benchmark entry point runs: tiny inputs, few rounds, no figures checked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_benchmarks(*arguments: str, environment: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m benchmarks`` from the repository root and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *arguments],
+        cwd=ROOT,
+        env={**os.environ, **(environment or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_quick_run_prints_tables() -> None:
+    result = run_benchmarks(
+        "--quick", "--allocator=default", "--rounds=2", "--only", "erase", "--only", "hflip", "--only", "rescale"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "## Allocator mode: default" in result.stdout
+    for case in ("### erase:", "### hflip:", "### rescale:"):
+        assert case in result.stdout
+    assert "| augspace RandomErasing(p=1.0) | per sample |" in result.stdout
+    assert "| augspace RandomRescale(scale_factor=(0.8, 1.25)) | per sample |" in result.stdout
+
+
+def test_unknown_case_is_rejected() -> None:
+    result = run_benchmarks("--quick", "--only", "no-such-case")
+    assert result.returncode != 0
+    assert "unknown case no-such-case" in result.stderr
+
+
+def test_reuse_mode_needs_its_environment() -> None:
+    environment = {"MALLOC_MMAP_MAX_": "", "MALLOC_TRIM_THRESHOLD_": ""}
+    result = run_benchmarks("--quick", "--allocator=reuse", "--only", "erase", environment=environment)
+    assert result.returncode != 0
+    assert "--allocator=reuse needs MALLOC_MMAP_MAX_=0" in result.stderr
