@@ -26,6 +26,8 @@ def load_example(name: str) -> ModuleType:
 
 @pytest.mark.slow
 def test_compare_spaces_quick_run(tmp_path: Path) -> None:
+    for module in ("sklearn", "matplotlib", "tqdm"):
+        pytest.importorskip(module, reason='the example needs the "examples" extra: pip install -e ".[examples]"')
     completed = subprocess.run(
         [sys.executable, str(EXAMPLES / "compare_spaces.py"), "--quick", "--out", str(tmp_path)],
         capture_output=True,
