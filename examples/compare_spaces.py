@@ -5,9 +5,9 @@ upsampled to 32x32 so that the deeper layers keep some spatial extent). It train
 the baseline overfits and regularisation has something to do, and it measures accuracy on the held-out rest. Each
 configuration trains once per seed: a baseline without augmentation, and Cutout, RandomErasing, RandomRescale and
 RandomHorizontalFlip, each applied either to the input batch (``x = transform(x)`` on the device) or to the output
-of the layer ``block2`` through :class:`augspace.FeatureTransform`. Both spaces use the same settings because sizes
-are fractions of the side: ``Cutout(size=0.5)`` erases a 16x16 patch of a 32x32 image and a 4x4 patch of
-``block2``'s 8x8 feature maps.
+of the layer ``block2`` through :class:`augspace.FeatureTransform`, and DropBlock on ``block2``. Sizes are
+fractions of the side, so one setting means the same in both spaces: ``Cutout(size=0.5)`` erases a 16x16 patch of
+a 32x32 image and a 4x4 patch of ``block2``'s 8x8 feature maps.
 
 Outputs, written to ``--out``: ``results.md`` and ``results.json`` (test accuracy as mean and standard deviation over
 seeds, and training time, per configuration) and ``transforms.png`` (the input-space transforms on sample digits and
@@ -15,10 +15,14 @@ the feature-space transforms on a few channels of ``block2``).
 
 Run it from the repository root, after ``pip install -e .[examples]``::
 
-    python examples/compare_spaces.py                  # full comparison; about 6 minutes on 2 CPU cores
-    python examples/compare_spaces.py --quick          # smoke run; under a minute
+    python examples/compare_spaces.py                  # full comparison: 10 configurations x 3 seeds
+    python examples/compare_spaces.py --quick          # smoke run: 1 seed, fewer epochs and images
     python examples/compare_spaces.py --device cuda --seeds 5 --epochs 80
     python examples/compare_spaces.py --data path/to/image_folder   # your own ImageFolder data set
+
+On 2 otherwise idle CPU cores (torch with 2 threads), one training run took about 9 s in the full comparison and
+2.5 s in the quick one. The full comparison therefore takes about 5 minutes and the quick one about 30 s. Runs slow
+down several-fold when other processes compete for the cores.
 
 Runs on the CPU are deterministic for a fixed seed and number of torch threads. Seed ``s`` of every configuration
 starts from the same weights and the same batch order, so the configurations are compared pairwise.
@@ -117,6 +121,9 @@ def make_configurations(layer: str = HIDDEN_LAYER) -> list[Configuration]:
     background, so 0 is the natural fill there. RandomRescale takes only numeric fills and pads with 0 in both spaces,
     which on feature maps matches the zero padding of the next convolution.
 
+    DropBlock, Cutout's twin on every feature map, has no input-space row: Cutout at the input is its counterpart.
+    Its 3x3 blocks cover about a third of a side of ``block2``'s 8x8 maps.
+
     The horizontal flip in input space is a contrast row that is expected to hurt. Digits are not mirror-symmetric,
     so a mirrored 2, 3, 4, 5, 7 or 9 is no longer a valid image of its class, and the test set has no mirrored digits.
     """
@@ -130,6 +137,7 @@ def make_configurations(layer: str = HIDDEN_LAYER) -> list[Configuration]:
         Configuration("RandomRescale", A.RandomRescale(), layer),
         Configuration("RandomHorizontalFlip", A.RandomHorizontalFlip()),
         Configuration("RandomHorizontalFlip", A.RandomHorizontalFlip(), layer),
+        Configuration("DropBlock", A.DropBlock(drop_prob=0.1, block_size=3), layer),
     ]
 
 
@@ -215,7 +223,7 @@ def split_dataset(
     Raises:
         ValueError: if a class has too few images for a stratified split of the requested sizes.
     """
-    # A fixed number of training images when the budget sets one and the data has enough, else three quarters.
+    # The budget's number of training images when it sets one and the data has enough, else three quarters of them.
     train_size: int | float = 0.75
     if budget.train_size is not None and budget.train_size <= 0.75 * len(labels):
         train_size = budget.train_size
@@ -341,7 +349,7 @@ def feature_hooks(model: nn.Module, config: Configuration) -> AbstractContextMan
 
 
 def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work, so that wall-clock timings cover it; does nothing on the CPU."""
+    """Wait for queued GPU work so that wall-clock timings cover it. On the CPU it does nothing."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -411,10 +419,10 @@ def capture_output(model: nn.Module, layer: str, images: Tensor) -> Tensor:
 
 def always_applied(transform: nn.Module) -> nn.Module:
     """Return a copy of ``transform`` that acts on every sample (``p = 1``), so that the figure shows its effect."""
-    shown = copy.deepcopy(transform).train()
-    if hasattr(shown, "p"):
-        shown.p = 1.0
-    return shown
+    always = copy.deepcopy(transform).train()
+    if hasattr(always, "p"):
+        always.p = 1.0
+    return always
 
 
 def plot_input_space(figure: plt.Figure, configs: Sequence[Configuration], images: Tensor) -> None:
@@ -425,8 +433,8 @@ def plot_input_space(figure: plt.Figure, configs: Sequence[Configuration], image
 
     for row, config in zip(axes, rows, strict=True):
         torch.manual_seed(0)
-        shown = always_applied(config.transform)(images) if config.transform is not None else images
-        for axis, image in zip(row, shown.cpu(), strict=True):
+        augmented = always_applied(config.transform)(images) if config.transform is not None else images
+        for axis, image in zip(row, augmented.cpu(), strict=True):
             axis.imshow(image.permute(1, 2, 0).squeeze(-1).clamp(0, 1), cmap="gray", vmin=0, vmax=1)
             axis.set_xticks([])
             axis.set_yticks([])
@@ -436,7 +444,7 @@ def plot_input_space(figure: plt.Figure, configs: Sequence[Configuration], image
 def plot_feature_space(
     figure: plt.Figure, configs: Sequence[Configuration], features: Tensor, channels: Sequence[int]
 ) -> None:
-    """Draw one row per feature-space transform, applied to one sample's feature maps; columns are channels."""
+    """Draw one row per feature-space transform, applied to one sample's feature maps, with one column per channel."""
     rows = [Configuration("original")] + [config for config in configs if config.space == "feature"]
     axes = figure.subplots(len(rows), len(channels), squeeze=False)
     figure.suptitle(f"feature space: {HIDDEN_LAYER} output, {len(channels)} channels of one digit")
@@ -445,10 +453,10 @@ def plot_feature_space(
 
     for row, config in zip(axes, rows, strict=True):
         torch.manual_seed(0)
-        shown = always_applied(config.transform)(features) if config.transform is not None else features
+        augmented = always_applied(config.transform)(features) if config.transform is not None else features
         for column, (axis, channel) in enumerate(zip(row, channels, strict=True)):
             # Each channel keeps one colour scale in every row, so that fills and shifts are comparable.
-            axis.imshow(shown[0, channel].cpu(), cmap="viridis", vmin=low[column].item(), vmax=high[column].item())
+            axis.imshow(augmented[0, channel].cpu(), cmap="viridis", vmin=low[column].item(), vmax=high[column].item())
             axis.set_xticks([])
             axis.set_yticks([])
             if config.transform is None:
@@ -489,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help=f"smoke run: {QUICK_BUDGET.seeds} seed, {QUICK_BUDGET.epochs} epochs, {QUICK_BUDGET.train_size} "
-        f"training and {QUICK_BUDGET.test_size} test images; under a minute on 2 CPU cores",
+        f"training and {QUICK_BUDGET.test_size} test images; about 30 s on 2 idle CPU cores",
     )
     parser.add_argument(
         "--seeds",
@@ -531,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
 ) -> tuple[argparse.Namespace, Budget, torch.device]:
-    """Parse and check the arguments and pick the budget; bad arguments exit with a usage message."""
+    """Parse and check the arguments and pick the budget. Bad arguments exit with a usage message."""
     args = parser.parse_args(argv)
 
     try:
@@ -547,7 +555,7 @@ def parse_args(
 
     budget = QUICK_BUDGET if args.quick else DEFAULT_BUDGET
     if args.data is not None and not args.quick:
-        # The digits' small training set is there to make the baseline overfit; a user's own folder is split 75 / 25.
+        # The small fixed training set makes the baseline overfit on the digits, so a user's folder is split 75 / 25.
         budget = replace(budget, train_size=None, test_size=None)
     budget = replace(budget, epochs=args.epochs or budget.epochs, seeds=args.seeds or budget.seeds)
     return args, budget, device
@@ -556,7 +564,7 @@ def parse_args(
 def load_dataset(
     parser: argparse.ArgumentParser, args: argparse.Namespace, budget: Budget, device: torch.device
 ) -> DataSplit:
-    """Load the digits, or the image folder given by ``--data``, and split it; load errors exit with a message."""
+    """Load and split the digits, or the image folder given by ``--data``. Load errors exit with a usage message."""
     if args.data is None:
         images, labels, classes = load_digit_images(IMAGE_SIZE)
         return split_dataset(images, labels, classes, budget, "scikit-learn digits", device)
