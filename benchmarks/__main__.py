@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(arguments.threads)
     device = torch.device(arguments.device)
     rounds = arguments.rounds or (3 if arguments.quick else 21)
-    warmup = arguments.warmup if arguments.warmup is not None else (1 if arguments.quick else 3)
+    warmup = arguments.warmup
+    if warmup is None:
+        warmup = 1 if arguments.quick else 3
     print_header(arguments.allocator, device, rounds, warmup, platform.platform())
 
     started = time.perf_counter()

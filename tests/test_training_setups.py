@@ -50,7 +50,7 @@ def test_compiled_training_steps_compile_once(transform: nn.Module) -> None:
     compiled = torch.compile(model, backend=counter, fullgraph=True)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 
-    for step in range(4):
+    for _ in range(4):
         loss = compiled(torch.rand(4, 3, 8, 8)).square().mean()
         loss.backward()
         optimizer.step()

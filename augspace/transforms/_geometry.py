@@ -40,7 +40,7 @@ class _RandomFlip(RandomTransform):
         super().__init__(p=p, generator=generator)
 
     def replayable(self) -> bool:
-        """Return ``True``: a draw holds per-sample decisions and factors, which apply on any grid."""
+        """Return ``True``, because a draw contains only per-sample decisions and factors, which apply on any grid."""
         return True
 
     def sample(self, layout: Layout) -> FlipParams:
@@ -191,7 +191,7 @@ class RandomRescale(RandomTransform):
         self.fill = check_number_fill(name, fill)
 
     def replayable(self) -> bool:
-        """Return ``True``: a draw holds per-sample decisions and factors, which apply on any grid."""
+        """Return ``True``, because a draw contains only per-sample decisions and factors, which apply on any grid."""
         return True
 
     def sample(self, layout: Layout) -> RescaleParams:

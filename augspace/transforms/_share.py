@@ -24,7 +24,7 @@ class SharedDraw(nn.Module):
     RandomRescale.
 
     NOTE: the stored draw is a Python attribute that changes every step, so under ``torch.compile`` a replay
-    recompiles or runs eagerly; use it in eager mode.
+    recompiles or runs eagerly. Use it in eager mode.
 
     Args:
         transform: the transform whose draw is shared.
