@@ -10,6 +10,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
+from torch.nn.utils import parametrize
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -56,3 +58,57 @@ def test_compare_spaces_quick_run(tmp_path: Path) -> None:
     # The header row and one row per configuration start with "| "; the separator row starts with "|-".
     table_rows = [line for line in (tmp_path / "results.md").read_text().splitlines() if line.startswith("| ")]
     assert len(table_rows) == len(expected) + 1, table_rows
+
+
+def compare_spaces_or_skip() -> ModuleType:
+    """Import the main example, skipping when the "examples" extra is missing."""
+    for module in ("sklearn", "matplotlib", "tqdm"):
+        pytest.importorskip(module, reason='the example needs the "examples" extra: pip install -e ".[examples]"')
+    return load_example("compare_spaces")
+
+
+def test_compare_spaces_covers_every_space() -> None:
+    example = compare_spaces_or_skip()
+    configurations = example.make_configurations(num_classes=10)
+    spaces = {config.space for config in configurations}
+    assert spaces == {"none", "input", "feature", "weight"}
+    labels = [config.label for config in configurations]
+    assert len(set(labels)) == len(labels), labels
+    assert {"MixUp @ input", "CutMix @ input", "MixUp @ block2", "CutMix @ block2"} <= set(labels)
+    assert "ManifoldMixup @ input, block1, block2" in labels
+    assert {"WeightStandardization @ block*.0", "DropConnect @ head.2"} <= set(labels)
+
+
+def test_training_step_per_configuration() -> None:
+    """A training forward and backward per configuration: the transform acts, logits and targets fit the loss, and
+    detaching leaves the model as it was."""
+    example = compare_spaces_or_skip()
+    torch.manual_seed(0)
+    images = torch.rand(6, 1, 32, 32)
+    labels = torch.tensor([0, 1, 2, 3, 4, 5])
+
+    for config in example.make_configurations(num_classes=10):
+        model = example.SmallCNN(in_channels=1, num_classes=10)
+        keys_before = list(model.state_dict())
+        classes_before = [type(module) for module in model.modules()]
+        # In training mode batch norm normalises with the batch's statistics, so the plain output is deterministic.
+        plain_logits = model.train()(images).detach()
+        with example.attach(config, model, num_classes=10) as forward:
+            logits, targets = forward(images, labels)
+            assert logits.shape == (6, 10), config.label
+            assert torch.equal(logits, plain_logits) == (config.transform is None), config.label
+            if config.mixes_labels:
+                assert targets.dtype == torch.float32, config.label
+                assert targets.shape == (6, 10), config.label
+                torch.testing.assert_close(targets.sum(dim=1), torch.ones(6))
+            else:
+                assert torch.equal(targets, labels), config.label
+            loss = torch.nn.functional.cross_entropy(logits, targets)
+            loss.backward()
+            grads = [parameter.grad for parameter in model.parameters()]
+            assert all(grad is not None and torch.isfinite(grad).all() for grad in grads), config.label
+
+        assert list(model.state_dict()) == keys_before, config.label
+        assert all(not module._forward_hooks for module in model.modules()), config.label
+        assert not any(parametrize.is_parametrized(module) for module in model.modules()), config.label
+        assert [type(module) for module in model.modules()] == classes_before, config.label
