@@ -28,7 +28,9 @@ class EraseParams:
         boxes: ``(*B, K, 4)`` float32 boxes ``(top, left, bottom, right)`` in normalised coordinates. ``K`` is the
             number of holes per sample. Boxes may reach past the border and are clipped there.
         apply: ``(*B,)`` bool, whether each sample is erased at all.
-        noise: per-pixel random fill of the input's full shape for ``fill="normal"`` or ``"uniform"``, else ``None``.
+        noise: per-pixel random fill of the input's full shape for ``fill="normal"`` or ``"uniform"``, else
+            ``None``. Only its pixels inside the boxes of the chosen samples are used. For CPU inputs only those
+            (and some pixels next to them) are drawn, and the rest of the tensor is unspecified.
     """
 
     boxes: Tensor

@@ -21,6 +21,7 @@ import augspace.functional._erase as erase_module
 import augspace.functional._geometry as geometry_module
 from augspace import functional as AF
 from augspace.functional._boxes import paint_boxes, pixel_ranges
+from augspace.functional._erase import noise_in_boxes
 
 from .strategies import generators, image_sizes, make_image
 
@@ -152,6 +153,71 @@ def test_paint_boxes_covers_exactly_the_boxes(lengths: list[int], generator: tor
     for index in range(count):
         expected[index, :, top[index] : top[index] + heights[index], left[index] : left[index] + widths[index]] = 1.0
     assert torch.equal(planes, expected)
+
+
+# Noise drawn only inside the boxes
+
+
+@given(data=st.data(), generator=generators())
+def test_noise_in_boxes_covers_every_box(data: st.DataObject, generator: torch.Generator) -> None:
+    # Draws are a marker value new to each example, because unwritten pixels may hold memory of an earlier one.
+    height, width = data.draw(image_sizes(max_side=48))
+    holes = data.draw(st.integers(1, 4))
+    boxes = make_boxes(5, holes, generator)
+    apply = torch.rand(5, generator=generator) < 0.7
+    marker = 10.0 + torch.rand((), generator=generator).item()
+    drawn: list[int] = []
+
+    def draw(shape: tuple[int, ...]) -> torch.Tensor:
+        drawn.append(math.prod(shape))
+        return torch.full(shape, marker)
+
+    noise = noise_in_boxes((5, 2, height, width), boxes, apply, draw)
+    mask = AF.box_mask(boxes, height, width) & apply[:, None, None]
+    assert noise.shape == (5, 2, height, width)
+    assert noise.dtype == torch.float32
+    assert torch.all(noise.permute(1, 0, 2, 3)[:, mask] == marker)
+
+    # Windows are at most sqrt(2) times a box's side in each direction, so at most twice its pixels are drawn.
+    rows = pixel_ranges(boxes[..., 0::2], height)
+    columns = pixel_ranges(boxes[..., 1::2], width)
+    pixels = ((rows[1] - rows[0]).clamp(min=0) * (columns[1] - columns[0]).clamp(min=0))[apply]
+    assert sum(drawn) <= 2 * 2 * int(pixels.sum())
+
+
+@pytest.mark.parametrize("fill", ["normal", "uniform"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8, torch.bfloat16], ids=str)
+def test_noise_in_boxes_params_on_both_paths(fill: str, dtype: torch.dtype) -> None:
+    # Params drawn on the CPU are valid only inside the boxes; the generic form must read nothing else.
+    x = make_image((16, 3, 40, 48), dtype)
+    cutout = A.Cutout(size=0.4, holes=3, p=0.7, fill=fill, generator=seeded(4))
+    params = cutout.make_params([x])
+    host, generic = both_paths(AF.erase, x, params.boxes, params.apply, fill, noise=params.noise)
+    assert torch.equal(host, generic)
+    assert torch.equal(cutout.apply_image(x, params), host)
+
+
+def test_noise_in_boxes_same_seed_same_output() -> None:
+    # Overlapping holes are drawn by separate writes, so two threads cannot race on a pixel.
+    x = torch.zeros(32, 3, 96, 96)
+    first = A.Cutout(size=0.5, holes=6, fill="normal", generator=seeded(5))(x)
+    second = A.Cutout(size=0.5, holes=6, fill="normal", generator=seeded(5))(x)
+    assert torch.equal(first, second)
+
+
+def test_noise_in_boxes_is_standard_normal_inside_boxes() -> None:
+    x = torch.zeros(64, 3, 64, 64)
+    erasing = A.RandomErasing(p=1.0, fill="normal", generator=seeded(6))
+    params = erasing.make_params([x])
+    output = erasing.apply_image(x, params)
+    mask = AF.box_mask(params.boxes, 64, 64).unsqueeze(1).expand_as(x)
+    values = output[mask]
+    # Bounds of four standard errors of the mean and of the standard deviation of the count's draws.
+    count = values.numel()
+    assert count > 100_000
+    assert abs(values.mean().item()) <= 4 / math.sqrt(count)
+    assert abs(values.std().item() - 1.0) <= 4 / math.sqrt(2 * count)
+    assert torch.equal(output[~mask], torch.zeros(int((~mask).sum())))
 
 
 def test_pixel_ranges_match_box_mask() -> None:

@@ -14,6 +14,8 @@ store the same value twice, so the result does not depend on their order, and it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -102,6 +104,7 @@ def paint_boxes(
     *,
     value: Tensor | None = None,
     source: Tensor | None = None,
+    convert: Callable[[Tensor], Tensor] | None = None,
 ) -> None:
     """Write boxes into ``planes`` in place: a value per sample or per plane, or the same pixels of ``source``.
 
@@ -112,6 +115,7 @@ def paint_boxes(
         columns: ``(first, end)`` ``(M,)`` int64 column ranges, non-empty and inside the image.
         value: fill broadcastable to ``(P, 1, 1)``, or ``(S, P, 1, 1)`` for a value per sample.
         source: ``(S, P, H, W)`` tensor whose pixels inside the boxes are copied.
+        convert: applied to the pixels read from ``source`` before they are written, for example a dtype conversion.
     """
     if sample.numel() == 0:
         return
@@ -135,8 +139,59 @@ def paint_boxes(
         index = (pair_sample[chosen], pair_rows[chosen], pair_columns[chosen])
         if source is not None:
             values = all_windows(source, group_height, group_width)[index]
+            values = values if convert is None else convert(values)
         elif value is not None and value.ndim == 4:
             values = value[index[0]]
         else:
             values = value
         all_windows(planes, group_height, group_width).index_put_(index, values)
+
+
+def _length_buckets(lengths: Tensor) -> Tensor:
+    """Return a bucket per length: ``floor(2 * log2(length))``, so lengths in one bucket are within a factor sqrt(2)."""
+    return torch.floor(torch.log2(lengths.to(torch.float64)) * 2.0).to(torch.int64)
+
+
+def draw_into_boxes(
+    planes: Tensor,
+    sample: Tensor,
+    hole: Tensor,
+    rows: tuple[Tensor, Tensor],
+    columns: tuple[Tensor, Tensor],
+    draw: Callable[[tuple[int, ...]], Tensor],
+) -> None:
+    """Write fresh random numbers over every box of ``planes`` in place, drawing little beyond the boxes' pixels.
+
+    Each box is covered by one window: boxes whose heights fall in the same bucket of :func:`_length_buckets` share
+    the bucket's largest height as window height, and likewise for widths. A window starts at its box's first row
+    and column, moved back where it would cross the border. So a window may also write pixels next to its box,
+    which the caller must not read, and the numbers drawn are at most twice the boxes' pixels. Each hole index and
+    window size gets one ``index_put_``, in a fixed order. The windows of one call belong to distinct samples, so
+    they never overlap, and the result is the same on every run.
+
+    Args:
+        planes: ``(S, P, H, W)`` tensor, written in place.
+        sample: ``(M,)`` int64 sample index of each box.
+        hole: ``(M,)`` int64 hole index of each box, distinct among the boxes of one sample.
+        rows: ``(first, end)`` ``(M,)`` int64 row ranges, non-empty and inside the image.
+        columns: ``(first, end)`` ``(M,)`` int64 column ranges, non-empty and inside the image.
+        draw: returns a float tensor of the given shape and ``planes``'s dtype, for example
+            ``lambda shape: torch.randn(shape)``.
+    """
+    if sample.numel() == 0:
+        return
+    height, width = planes.shape[-2:]
+    heights = rows[1] - rows[0]
+    widths = columns[1] - columns[0]
+    row_bucket = _length_buckets(heights)
+    column_bucket = _length_buckets(widths)
+    # Holes are written one index after another, so that the windows of one call come from distinct samples.
+    key = (hole * 64 + row_bucket) * 64 + column_bucket
+    for group in torch.unique(key).tolist():
+        chosen = key == group
+        window_height = int(heights[chosen].max())
+        window_width = int(widths[chosen].max())
+        top = torch.clamp(rows[0][chosen], max=height - window_height)
+        left = torch.clamp(columns[0][chosen], max=width - window_width)
+        values = draw((int(chosen.sum()), planes.shape[1], window_height, window_width))
+        all_windows(planes, window_height, window_width).index_put_((sample[chosen], top, left), values)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from ._batch import check_batch_shape, expand_to_input
-from ._boxes import paint_boxes, pixel_ranges, use_host_path
+from ._boxes import draw_into_boxes, paint_boxes, pixel_ranges, use_host_path
 
 # Integer images are taken to span [0, max of the dtype], as torchvision's conversions assume.
 # A standard normal draw z becomes middle + z * max / 4 on integer images, so that +-2 standard deviations span the
@@ -72,12 +72,7 @@ def fill_value(x: Tensor, fill: float | Sequence[float] | str, *, noise: Tensor 
                 raise ValueError(
                     f"fill_value: fill={fill!r} needs the per-pixel noise drawn with the parameters, got None"
                 )
-            if floating:
-                value = noise
-            elif fill == "uniform":
-                value = torch.floor(noise * (maximum + 1.0))
-            else:
-                value = maximum / 2.0 + noise * (maximum / _NORMAL_SPREAD)
+            return noise_to_fill(noise, fill, x.dtype)
         else:
             raise ValueError(
                 f"fill_value: fill must be a number, a sequence or one of 'mean', 'uniform', 'normal', got {fill!r}"
@@ -95,6 +90,45 @@ def fill_value(x: Tensor, fill: float | Sequence[float] | str, *, noise: Tensor 
     if not floating:
         value = torch.round(value).clamp_(0.0, maximum)
     return value.to(x.dtype)
+
+
+def noise_to_fill(noise: Tensor, fill: str, dtype: torch.dtype) -> Tensor:
+    """Convert float32 noise for ``fill="uniform"`` or ``"normal"`` into fill values of ``dtype``, as
+    :func:`fill_value` describes."""
+    if dtype.is_floating_point:
+        return noise.to(dtype)
+    maximum = float(torch.iinfo(dtype).max)
+    if fill == "uniform":
+        value = torch.floor(noise * (maximum + 1.0))
+    else:
+        value = maximum / 2.0 + noise * (maximum / _NORMAL_SPREAD)
+    return torch.round(value).clamp_(0.0, maximum).to(dtype)
+
+
+def noise_in_boxes(
+    shape: tuple[int, ...] | torch.Size,
+    boxes: Tensor,
+    apply: Tensor,
+    draw: Callable[[tuple[int, ...]], Tensor],
+) -> Tensor:
+    """Return a float32 tensor of ``shape`` whose pixels inside the boxes of the chosen samples are fresh draws.
+
+    This is the CPU form of the per-pixel noise that ``fill="normal"`` and ``"uniform"`` take. A standard normal
+    number costs several times a copy of one float on the CPU, so only the boxes (and at most as many pixels again
+    next to them) are drawn. The other pixels are left as :func:`torch.empty` leaves them: unspecified, and never
+    read by :func:`erase`.
+
+    Args:
+        shape: ``(*B, ..., C, H, W)``, the input's shape.
+        boxes: ``(*B, K, 4)`` boxes in normalised coordinates.
+        apply: ``(*B,)`` bool, whether each sample is erased; the others get no draws.
+        draw: returns float32 draws of the given shape on the CPU, for example ``lambda shape: torch.randn(shape)``.
+    """
+    noise = torch.empty(shape, dtype=torch.float32)
+    planes = _as_planes(noise, apply.ndim)
+    sample, rows, columns, hole = _boxes_on_host(boxes, apply, shape[-2], shape[-1], with_holes=True)
+    draw_into_boxes(planes, sample, hole, rows, columns, draw)
+    return noise
 
 
 def erase(
@@ -144,7 +178,9 @@ def erase(
     if rescale and not is_zero_fill(fill):
         raise ValueError(f"erase: rescale=True keeps the expected activation only with fill=0, got fill={fill!r}")
     apply = apply.to(device=x.device, dtype=torch.bool)
-    value = fill_value(x, fill, noise=noise)
+    # Noise is converted to fill values later, by the CPU path only inside the boxes.
+    random_fill = fill in ("uniform", "normal") and noise is not None
+    value = noise if random_fill else fill_value(x, fill, noise=noise)
     divisor = _kept_fraction(boxes, apply, x) if rescale else None
 
     if use_host_path(x) and _as_planes(x, apply.ndim) is not None:
@@ -152,6 +188,8 @@ def erase(
         if _rows_are_long(selection[2]):
             return _erase_on_host(x, selection, apply, value, divisor=divisor, fill=fill, inplace=inplace)
 
+    if random_fill:
+        value = noise_to_fill(noise, fill, x.dtype)
     mask = box_mask(boxes, x.shape[-2], x.shape[-1]) & apply[..., None, None]
     mask = expand_to_input(mask, x, len(apply.shape))
     kept = x if divisor is None else _divide(x, expand_to_input(divisor, x, apply.ndim))
@@ -207,15 +245,23 @@ def _as_planes(x: Tensor, batch_ndim: int) -> Tensor | None:
 _MIN_ROW_LENGTH = 32
 
 
-def _boxes_on_host(boxes: Tensor, apply: Tensor, height: int, width: int) -> tuple[Tensor, ...]:
-    """Return the sample index, row range and column range of each non-empty box of a chosen sample, as int64."""
+def _boxes_on_host(
+    boxes: Tensor, apply: Tensor, height: int, width: int, *, with_holes: bool = False
+) -> tuple[Tensor, ...]:
+    """Return the sample index, row range and column range of each non-empty box of a chosen sample, as int64.
+
+    With ``with_holes``, the index of each box among its sample's boxes follows.
+    """
     count = boxes.shape[-2]
     flat_boxes = boxes.reshape(-1, count, 4).cpu()
     rows = pixel_ranges(flat_boxes[..., 0::2], height)
     columns = pixel_ranges(flat_boxes[..., 1::2], width)
     sample = torch.arange(flat_boxes.shape[0]).unsqueeze(-1).expand(-1, count)
     chosen = apply.reshape(-1, 1).cpu() & (rows[1] > rows[0]) & (columns[1] > columns[0])
-    return sample[chosen], (rows[0][chosen], rows[1][chosen]), (columns[0][chosen], columns[1][chosen])
+    selection = (sample[chosen], (rows[0][chosen], rows[1][chosen]), (columns[0][chosen], columns[1][chosen]))
+    if with_holes:
+        return (*selection, torch.arange(count).expand(flat_boxes.shape[0], -1)[chosen])
+    return selection
 
 
 def _rows_are_long(columns: tuple[Tensor, Tensor]) -> bool:
@@ -234,7 +280,10 @@ def _erase_on_host(
     fill: float | Sequence[float] | str,
     inplace: bool,
 ) -> Tensor:
-    """CPU form of :func:`erase`: copy (or divide) ``x`` once, then write only the boxes' pixels."""
+    """CPU form of :func:`erase`: copy (or divide) ``x`` once, then write only the boxes' pixels.
+
+    ``value`` is the fill from :func:`fill_value`, or the float32 noise for ``fill="uniform"`` and ``"normal"``.
+    """
     batch_ndim = apply.ndim
     if divisor is None:
         output = x if inplace else x.clone()
@@ -247,7 +296,9 @@ def _erase_on_host(
     planes = _as_planes(output, batch_ndim)
     samples, channels = planes.shape[:2]
     if fill in ("uniform", "normal"):
-        paint_boxes(planes, *selection, source=value.reshape(samples, channels, height, width))
+        # value is the float32 noise here, converted window by window.
+        source = value.reshape(samples, channels, height, width)
+        paint_boxes(planes, *selection, source=source, convert=lambda noise: noise_to_fill(noise, fill, x.dtype))
     elif fill == "mean":
         paint_boxes(planes, *selection, value=value.reshape(samples, channels, 1, 1))
     else:

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from .. import functional as AF
 from .._validation import check_bool, check_fill, check_int, check_range, check_size
-from ..functional._erase import is_zero_fill
+from ..functional._erase import is_zero_fill, noise_in_boxes
 from ..params import EraseParams
 from ._base import Layout, RandomTransform
 
@@ -40,13 +40,19 @@ class _EraseTransform(RandomTransform):
         """Return whether a draw can be replayed on another grid: boxes can, per-pixel noise cannot."""
         return self.fill not in ("normal", "uniform")
 
-    def draw_noise(self, layout: Layout) -> Tensor | None:
-        """Draw the per-pixel float32 noise a random fill needs, or return ``None``."""
-        if self.fill == "uniform":
-            return self.draw_uniform(layout.shape, layout.device)
-        if self.fill == "normal":
-            return self.draw_normal(layout.shape, layout.device)
-        return None
+    def draw_noise(self, layout: Layout, boxes: Tensor, apply: Tensor) -> Tensor | None:
+        """Draw the per-pixel float32 noise a random fill needs, or return ``None``.
+
+        On the CPU, outside ``torch.compile``, only the boxes of the chosen samples are drawn (see
+        :func:`~augspace.functional._erase.noise_in_boxes`). Elsewhere every pixel is drawn: a draw sized by the boxes
+        would need their coordinates on the host, which costs a device sync.
+        """
+        if self.fill not in ("uniform", "normal"):
+            return None
+        draw = self.draw_uniform if self.fill == "uniform" else self.draw_normal
+        if layout.device.type == "cpu" and not torch.compiler.is_compiling():
+            return noise_in_boxes(layout.shape, boxes, apply, lambda shape: draw(shape, layout.device))
+        return draw(layout.shape, layout.device)
 
     def apply_image(self, x: Tensor, params: EraseParams) -> Tensor:
         return AF.erase(
@@ -135,7 +141,7 @@ class Cutout(_EraseTransform):
 
         boxes = _normalised_boxes(top, left, top + hole_height, left + hole_width, height, width)
         apply = self.draw_apply(layout.batch_shape, layout.device)
-        return EraseParams(boxes=boxes, apply=apply, noise=self.draw_noise(layout))
+        return EraseParams(boxes=boxes, apply=apply, noise=self.draw_noise(layout, boxes, apply))
 
 
 class RandomErasing(_EraseTransform):
@@ -224,7 +230,7 @@ class RandomErasing(_EraseTransform):
         left = _uniform_integer(position[..., 1], width - box_width + 1)
         boxes = _normalised_boxes(top, left, top + box_height, left + box_width, height, width).unsqueeze(-2)
         apply = self.draw_apply(batch_shape, device)
-        return EraseParams(boxes=boxes, apply=apply, noise=self.draw_noise(layout))
+        return EraseParams(boxes=boxes, apply=apply, noise=self.draw_noise(layout, boxes, apply))
 
 
 def _uniform_integer(uniform: Tensor, count: int | Tensor) -> Tensor:
