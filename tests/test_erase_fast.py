@@ -323,10 +323,20 @@ def test_flip_gradient_flows() -> None:
     assert x.grad.flatten().tolist() == [3.0, 2.0, 1.0, 1.0, 2.0, 3.0]
 
 
+@pytest.fixture(params=["dense", "bags"])
+def rescale_host_form(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the CPU path's dense matrices (small maps) and again with its ``embedding_bag`` form."""
+    if request.param == "bags":
+        monkeypatch.setattr(geometry_module, "_DENSE_MAX_SIDE", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.uint8])
 @pytest.mark.parametrize("fill", [0.0, (0.2, 0.4, 0.6)], ids=str)
-def test_rescale_host_path_matches_generic(interpolation: str, dtype: torch.dtype, fill: float | tuple) -> None:
+def test_rescale_host_path_matches_generic(
+    interpolation: str, dtype: torch.dtype, fill: float | tuple, rescale_host_form: str
+) -> None:
     x = make_image((6, 3, 19, 23), dtype)
     factor = torch.tensor([0.3, 0.8, 1.0, 1.7, 2.5, 0.5])
     apply = torch.tensor([True, True, True, True, False, True])
@@ -337,7 +347,7 @@ def test_rescale_host_path_matches_generic(interpolation: str, dtype: torch.dtyp
     assert torch.equal(host[4], x[4])
 
 
-def test_rescale_host_path_keeps_samples_not_chosen_exactly() -> None:
+def test_rescale_host_path_keeps_samples_not_chosen_exactly(rescale_host_form: str) -> None:
     x = make_image((3, 2, 9, 9))
     x[1, 0, 4, 4] = math.inf
     x[1, 1, 2, 2] = math.nan
@@ -346,7 +356,7 @@ def test_rescale_host_path_keeps_samples_not_chosen_exactly() -> None:
     assert bool(output[1, 1, 2, 2].isnan())
 
 
-def test_rescale_host_path_gradient_matches_generic() -> None:
+def test_rescale_host_path_gradient_matches_generic(rescale_host_form: str) -> None:
     x = make_image((2, 2, 9, 11))
     factor, apply = torch.tensor([0.6, 1.5]), torch.ones(2, dtype=torch.bool)
     weight = make_image((2, 2, 9, 11), seed=1)
@@ -361,3 +371,24 @@ def test_rescale_host_path_gradient_matches_generic() -> None:
         (output * weight).sum().backward()
         gradients.append(leaf.grad)
     assert torch.allclose(gradients[0], gradients[1], atol=1e-6)
+
+
+def test_rescale_dense_form_spreads_no_nan() -> None:
+    # A dense product would multiply the inf by weights of 0; the bags skip those taps, so no NaN appears.
+    x = make_image((2, 2, 16, 16))
+    x[0, 0, 5, 7] = math.inf
+    output = AF.rescale(x, torch.tensor([1.3, 0.8]), torch.tensor([True, True]))
+    assert not bool(output.isnan().any())
+    assert bool(output[0, 0].isinf().any())
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 64, 64), (4, 3, 65, 20), (4, 3, 60, 20)], ids=str)
+def test_rescale_dense_matches_bags(shape: tuple[int, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Maps at the size limit, past it, and much taller than wide.
+    x = make_image(shape)
+    factor, apply = torch.tensor([0.55, 0.9, 1.0, 2.2]), torch.tensor([True, True, True, False])
+    either = AF.rescale(x, factor, apply)
+    monkeypatch.setattr(geometry_module, "_DENSE_MAX_SIDE", 0)
+    bags = AF.rescale(x, factor, apply)
+    assert torch.allclose(either, bags, atol=1e-6, rtol=0)
+    assert torch.equal(either[3], x[3])
