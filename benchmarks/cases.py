@@ -328,6 +328,14 @@ def _rescale_cases() -> list[Case]:
             contenders(torch.bfloat16),
             "4.0",
         ),
+        Case(
+            "rescale-features",
+            "rescale per sample, same output size, bilinear, features float32",
+            FEATURES,
+            QUICK_FEATURES,
+            torch.float32,
+            contenders(torch.float32)[:2],
+        ),
     ]
 
 
