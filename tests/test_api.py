@@ -62,3 +62,37 @@ def test_generator_is_keyword_only(cls: type) -> None:
     parameter = inspect.signature(cls.__init__).parameters["generator"]
     assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
     assert parameter.default is None
+
+
+SINGLE_INPUT_TRANSFORMS = [
+    lambda: A.Cutout(size=3, holes=2, fill="normal"),
+    lambda: A.RandomErasing(p=0.7, fill=(0.1, 0.2, 0.3)),
+    lambda: A.RandomHorizontalFlip(),
+    lambda: A.RandomRescale(),
+    lambda: A.DropBlock(drop_prob=0.2, block_size=3),
+    lambda: A.PixelDropout(p=0.3),
+]
+
+
+@pytest.mark.parametrize("make", SINGLE_INPUT_TRANSFORMS)
+def test_plain_tensor_matches_dispatched_image(make: object) -> None:
+    # A lone plain tensor skips torchvision's dispatch; an Image goes through it. Both must draw and apply alike.
+    from torchvision import tv_tensors
+
+    x = torch.rand(5, 3, 12, 14)
+    torch.manual_seed(3)
+    plain = make()(x)
+    torch.manual_seed(3)
+    image = make()(tv_tensors.Image(x))
+    assert type(plain) is torch.Tensor
+    assert isinstance(image, tv_tensors.Image)
+    assert torch.equal(plain, image.as_subclass(torch.Tensor))
+
+
+def test_subclass_with_own_dispatch_keeps_it() -> None:
+    # A subclass that overrides transform() must see plain tensors too.
+    class Tagging(A.RandomHorizontalFlip):
+        def transform(self, inpt: object, params: object) -> object:
+            return "seen"
+
+    assert Tagging()(torch.rand(2, 3, 4, 4)) == "seen"
