@@ -44,8 +44,21 @@ def test_unknown_case_is_rejected() -> None:
     assert "unknown case no-such-case" in result.stderr
 
 
-def test_reuse_mode_needs_its_environment() -> None:
+def test_reuse_mode_child_needs_its_environment() -> None:
     environment = {"MALLOC_MMAP_MAX_": "", "MALLOC_TRIM_THRESHOLD_": ""}
-    result = run_benchmarks("--quick", "--allocator=reuse", "--only", "erase", environment=environment)
+    result = run_benchmarks("--quick", "--allocator=reuse", "--only", "erase", "--one-case", environment=environment)
     assert result.returncode != 0
     assert "--allocator=reuse needs MALLOC_MMAP_MAX_=0" in result.stderr
+
+
+@pytest.mark.slow
+def test_reuse_mode_runs_each_case_in_its_environment() -> None:
+    # The parent starts one child per case with the mode's variables, so it needs none itself.
+    environment = {"MALLOC_MMAP_MAX_": "", "MALLOC_TRIM_THRESHOLD_": ""}
+    result = run_benchmarks(
+        "--quick", "--allocator=reuse", "--rounds=2", "--only", "erase", "--only", "mixup", environment=environment
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("## Allocator mode: reuse") == 1
+    assert "### erase:" in result.stdout
+    assert "### mixup:" in result.stdout
