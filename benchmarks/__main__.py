@@ -4,9 +4,11 @@ Without ``--allocator`` it runs every case under two allocator modes. The first 
 every tensor above 32 MiB is fresh memory that page-faults on first touch. The second keeps freed memory for reuse
 (``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=...``), which is closer to what a caching GPU allocator gives.
 
-Each case runs in a fresh child process with its mode's environment. The environment variables must be set before
-the process starts, and a case's allocations leave the allocator in a state that changed what ``x.clone()`` cost in
-the cases after it: in one run, later default-mode cases timed the clone at 1.8 ms instead of 11 ms.
+Each contender of each case runs in a fresh child process with its mode's environment, on the same seeded input.
+The environment variables must be set before the process starts. And an op's temporaries can leave a large free
+region in glibc's heap, from which later tensors above 32 MiB are served without page faults: after kornia's
+``RandomAffine`` had run, ``x.clone()`` of the image batch took 2 ms instead of 11 ms in the same process, which
+made every ratio timed after it incomparable with those timed before.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 import torch
 
 from .cases import Case, all_cases
-from .report import print_case, print_header, print_hooks
+from .report import print_case_heading, print_contender_rows, print_header, print_hooks
 
 #: Environment of each allocator mode.
 ALLOCATOR_ENVIRONMENTS = {
@@ -54,8 +56,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default: 2)")
     parser.add_argument("--rounds", type=int, help="timed rounds per contender (default: 21, or 3 with --quick)")
     parser.add_argument("--warmup", type=int, help="untimed calls before timing (default: 3, or 1 with --quick)")
-    # Set by the parent process for each child: run the one case given by --only and print only its table.
+    # Set by the parent process for each child: run the one case given by --only (and the one contender given by
+    # --contender) and print only its rows.
     parser.add_argument("--one-case", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--contender", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -77,9 +81,28 @@ def run_cases_in_subprocesses(arguments: argparse.Namespace, cases: list[Case], 
         print_header(mode, torch.device(arguments.device), rounds, warmup, platform.platform())
         started = time.perf_counter()
         for key in keys:
-            command = [sys.executable, "-m", "benchmarks", *options, "--only", key, f"--allocator={mode}", "--one-case"]
-            sys.stdout.flush()
-            status = max(status, subprocess.run(command, env=environment, check=False).returncode)
+            child = [sys.executable, "-m", "benchmarks", *options, "--only", key, f"--allocator={mode}", "--one-case"]
+            if key == HOOKS:
+                sys.stdout.flush()
+                status = max(status, subprocess.run(child, env=environment, check=False).returncode)
+                continue
+            case = next(case for case in cases if case.key == key)
+            print_case_heading(case, quick=arguments.quick)
+            skipped = []
+            for index in range(len(case.contenders)):
+                sys.stdout.flush()
+                result = subprocess.run(
+                    [*child, "--contender", str(index)], env=environment, capture_output=True, text=True, check=False
+                )
+                sys.stderr.write(result.stderr)
+                status = max(status, result.returncode)
+                for line in result.stdout.splitlines():
+                    if line.startswith("Skipped"):
+                        skipped.append(line)
+                    elif line.startswith("|"):
+                        print(line)
+            for line in skipped:
+                print(f"\n{line}")
         print(f"\nFinished in {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}.\n")
     return status
 
@@ -125,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(arguments.threads)
     device = torch.device(arguments.device)
     rounds, warmup = round_counts(arguments)
+    indices = None if arguments.contender is None else [arguments.contender]
     for case in cases:
-        print_case(case, device, quick=arguments.quick, rounds=rounds, warmup=warmup)
+        print_contender_rows(case, device, quick=arguments.quick, rounds=rounds, warmup=warmup, indices=indices)
     if with_hooks:
         from .hooks import measure_hooks
 

@@ -44,35 +44,42 @@ def _format_extra(extra: float | None) -> str:
     return "n/a" if extra is None else f"{extra:.1f} MiB"
 
 
-def print_case(case: Case, device: torch.device, *, quick: bool, rounds: int, warmup: int) -> None:
-    """Time every contender of ``case`` and print its table; unavailable contenders are listed with the reason."""
-    x = case.make_input(device, quick)
-    shape = "x".join(map(str, x.shape))
+def print_case_heading(case: Case, *, quick: bool) -> None:
+    """Print the heading of ``case`` and the header of its table."""
+    shape = "x".join(map(str, case.quick_shape if quick else case.shape))
     dtype = str(case.dtype).removeprefix("torch.")
     target = f"; target for augspace: {case.target}" if case.target else ""
     print(f"\n### {case.key}: {case.title} ({shape} {dtype}){target}\n")
     print("| contender | draws | ratio to clone | spread | op ms | clone ms | extra |")
     print("|---|---|---|---|---|---|---|")
 
-    skipped = []
-    for contender in case.contenders:
+
+def print_contender_rows(
+    case: Case, device: torch.device, *, quick: bool, rounds: int, warmup: int, indices: list[int] | None = None
+) -> None:
+    """Time the contenders of ``case`` at ``indices`` (all by default) and print their table rows.
+
+    An unavailable or failing contender prints a line starting with ``Skipped`` instead, with the reason.
+    """
+    x = case.make_input(device, quick)
+    chosen = range(len(case.contenders)) if indices is None else indices
+    for index in chosen:
+        contender = case.contenders[index]
         if contender.build is None:
-            skipped.append(f"{contender.name}: {contender.note}")
+            print(f"Skipped {contender.name}: {contender.note}")
             continue
         check_sync = device.type == "cuda" and contender.name.startswith("augspace")
         try:
             op = contender.build(x)
             timing = time_against_clone(op, x, rounds=rounds, warmup=warmup, check_sync=check_sync)
         except (AttributeError, ImportError, NotImplementedError, RuntimeError, TypeError, ValueError) as error:
-            skipped.append(f"{contender.name}: failed with {type(error).__name__}: {str(error).splitlines()[0]}")
+            print(f"Skipped {contender.name}: failed with {type(error).__name__}: {str(error).splitlines()[0]}")
             continue
         print(
             f"| {contender.name} | {contender.draws} | {timing.ratio:.2f} | {timing.low:.2f} to {timing.high:.2f} "
             f"| {timing.op_ms:.2f} | {timing.clone_ms:.2f} | {_format_extra(timing.extra_mib)} |"
         )
         sys.stdout.flush()
-    for line in skipped:
-        print(f"\nSkipped {line}")
 
 
 def print_hooks(rows: list[HookTiming]) -> None:
