@@ -23,7 +23,7 @@ Run it from the repository root, after ``pip install -e .[examples]``::
     python examples/compare_spaces.py --data path/to/image_folder   # your own ImageFolder data set
 
 On 2 otherwise idle CPU cores (torch with 2 threads), one training run took about 9 s in the full comparison and
-2.5 s in the quick one. The full comparison therefore takes about 8.5 minutes and the quick one about 50 s. Runs
+2.5 s in the quick one. The full comparison therefore takes about 8 minutes and the quick one about 50 s. Runs
 slow down several-fold when other processes compete for the cores.
 
 Runs on the CPU are deterministic for a fixed seed and number of torch threads. Seed ``s`` of every configuration
