@@ -78,15 +78,7 @@ class RandomTransform(RandomStreamMixin, Transform):
         """Transform the inputs in training mode; in eval mode, return them unchanged (the same objects)."""
         if not self.training:
             return inputs if len(inputs) > 1 else inputs[0]
-        if len(inputs) == 1 and type(inputs[0]) is Tensor and self._dispatches_by_default():
-            # A plain tensor alone is one image batch. Skipping the pytree dispatch saves about 1 ms per call.
-            return self.forward_tensor(inputs[0])
         return super().forward(*inputs)
-
-    def _dispatches_by_default(self) -> bool:
-        """Return whether this class draws and dispatches as the base class does, so one tensor needs no dispatch."""
-        cls = type(self)
-        return cls.make_params is RandomTransform.make_params and cls.transform is RandomTransform.transform
 
     def forward_tensor(self, x: Tensor) -> Tensor:
         """Transform a plain ``(..., C, H, W)`` tensor, without the pytree dispatch of :meth:`forward`.
