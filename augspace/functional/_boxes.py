@@ -8,8 +8,9 @@ entries are all windows of that size, so no Python loop runs over the samples.
 
 A box of ``L`` rows is covered by ``k = ceil(L / m)`` windows of ``m`` rows, where ``m <= L < 4 * m``: the first at its
 top, the last ending at its bottom, and the others evenly spaced between, overlapping where ``k * m > L``. So boxes of
-any size share a few window sizes, found by grouping the lengths greedily from the smallest. Overlapping writes
-store the same value twice, so the result does not depend on their order, and it equals the generic form exactly.
+any size share a few window sizes, found by grouping the lengths greedily from the smallest. Overlapping writes of
+:func:`paint_boxes` store the same value twice, so the result does not depend on their order, and it equals the
+generic form exactly. :func:`draw_into_boxes` writes fresh draws instead, one window per box, in a fixed order.
 """
 
 from __future__ import annotations

@@ -159,7 +159,8 @@ def erase(
         boxes: ``(*B, K, 4)`` boxes ``(top, left, bottom, right)`` in normalised coordinates.
         apply: ``(*B,)`` bool, whether each sample is erased.
         fill: what erased pixels take; see :func:`fill_value` for the conversion to ``x``'s dtype.
-        noise: the per-pixel draw for ``fill="uniform"`` or ``"normal"``.
+        noise: the per-pixel draw for ``fill="uniform"`` or ``"normal"``. Only its pixels inside the boxes of the
+            chosen samples are read.
         inplace: write into ``x`` instead of returning a new tensor.
         rescale: divide the kept pixels of each erased sample by its kept fraction. Needs a fill of 0.
 
@@ -179,7 +180,7 @@ def erase(
         raise ValueError(f"erase: rescale=True keeps the expected activation only with fill=0, got fill={fill!r}")
     apply = apply.to(device=x.device, dtype=torch.bool)
     # Noise is converted to fill values later, by the CPU path only inside the boxes.
-    random_fill = fill in ("uniform", "normal") and noise is not None
+    random_fill = isinstance(fill, str) and fill in ("uniform", "normal") and noise is not None
     value = noise if random_fill else fill_value(x, fill, noise=noise)
     divisor = _kept_fraction(boxes, apply, x) if rescale else None
 
@@ -295,11 +296,11 @@ def _erase_on_host(
     height, width = x.shape[-2:]
     planes = _as_planes(output, batch_ndim)
     samples, channels = planes.shape[:2]
-    if fill in ("uniform", "normal"):
+    if isinstance(fill, str) and fill in ("uniform", "normal"):
         # value is the float32 noise here, converted window by window.
         source = value.reshape(samples, channels, height, width)
         paint_boxes(planes, *selection, source=source, convert=lambda noise: noise_to_fill(noise, fill, x.dtype))
-    elif fill == "mean":
+    elif isinstance(fill, str):  # "mean", the only other string fill
         paint_boxes(planes, *selection, value=value.reshape(samples, channels, 1, 1))
     else:
         per_plane = torch.broadcast_to(value, (*x.shape[batch_ndim:-2], 1, 1)).reshape(channels, 1, 1)
