@@ -7,6 +7,7 @@ switch between the two.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -155,6 +156,18 @@ def test_paint_boxes_covers_exactly_the_boxes(lengths: list[int], generator: tor
     assert torch.equal(planes, expected)
 
 
+def test_erase_numpy_fill_on_both_paths() -> None:
+    # A NumPy array is a per-channel sequence, not a fill name, so it must never be compared with the names.
+    np = pytest.importorskip("numpy")
+    x = make_image((4, 3, 40, 48))
+    boxes = make_boxes(4, 2, seeded(8))
+    apply = torch.tensor([True, False, True, True])
+    host, generic = both_paths(AF.erase, x, boxes, apply, np.array([0.1, 0.2, 0.3]))
+    expected = AF.erase(x, boxes, apply, (0.1, 0.2, 0.3))
+    assert torch.equal(host, expected)
+    assert torch.equal(generic, expected)
+
+
 # Noise drawn only inside the boxes
 
 
@@ -172,17 +185,21 @@ def test_noise_in_boxes_covers_every_box(data: st.DataObject, generator: torch.G
         drawn.append(math.prod(shape))
         return torch.full(shape, marker)
 
-    noise = noise_in_boxes((5, 2, height, width), boxes, apply, draw)
+    # Five samples: a batch of 5 with 2 channels, or a (5, 1) batch of videos of 2 frames of 2 channels.
+    batch_shape, inner_shape = data.draw(st.sampled_from([((5,), (2,)), ((5, 1), (2, 2))]))
+    shape = (*batch_shape, *inner_shape, height, width)
+    planes = math.prod(inner_shape)
+    noise = noise_in_boxes(shape, boxes.view(*batch_shape, holes, 4), apply.view(batch_shape), draw)
     mask = AF.box_mask(boxes, height, width) & apply[:, None, None]
-    assert noise.shape == (5, 2, height, width)
+    assert noise.shape == shape
     assert noise.dtype == torch.float32
-    assert torch.all(noise.permute(1, 0, 2, 3)[:, mask] == marker)
+    assert torch.all(noise.reshape(5, planes, height, width).permute(1, 0, 2, 3)[:, mask] == marker)
 
     # Windows are at most sqrt(2) times a box's side in each direction, so at most twice its pixels are drawn.
     rows = pixel_ranges(boxes[..., 0::2], height)
     columns = pixel_ranges(boxes[..., 1::2], width)
     pixels = ((rows[1] - rows[0]).clamp(min=0) * (columns[1] - columns[0]).clamp(min=0))[apply]
-    assert sum(drawn) <= 2 * 2 * int(pixels.sum())
+    assert sum(drawn) <= 2 * planes * int(pixels.sum())
 
 
 @pytest.mark.parametrize("fill", ["normal", "uniform"])
@@ -392,3 +409,28 @@ def test_rescale_dense_matches_bags(shape: tuple[int, ...], monkeypatch: pytest.
     bags = AF.rescale(x, factor, apply)
     assert torch.allclose(either, bags, atol=1e-6, rtol=0)
     assert torch.equal(either[3], x[3])
+
+
+@pytest.mark.parametrize("form", ["dense", "bags"])
+@pytest.mark.parametrize("chunk_samples", [1, 1.5], ids=["one sample", "a sample and a half"])
+def test_rescale_chunks_match_generic(form: str, chunk_samples: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Several chunks, the last one partial, in both CPU forms: output and gradient as on the generic path.
+    x = make_image((5, 3, 12, 15))
+    factor = torch.tensor([0.6, 1.3, 1.0, 2.1, 0.9])
+    apply = torch.tensor([True, True, False, True, True])
+    monkeypatch.setattr(geometry_module, "_CHUNK_BYTES", int(chunk_samples * 3 * 12 * 15 * 4))
+    if form == "bags":
+        monkeypatch.setattr(geometry_module, "_DENSE_MAX_SIDE", 0)
+    weight = make_image((5, 3, 12, 15), seed=2)
+    results = []
+    for use_generic in (False, True):
+        leaf = x.clone().requires_grad_()
+        with generic_path() if use_generic else contextlib.nullcontext():
+            output = AF.rescale(leaf, factor, apply, interpolation="bicubic")
+        (output * weight).sum().backward()
+        results.append((output.detach(), leaf.grad))
+    (host, host_grad), (generic, generic_grad) = results
+    assert torch.allclose(host, generic, atol=1e-6, rtol=0)
+    assert torch.allclose(host_grad, generic_grad, atol=1e-6, rtol=0)
+    with torch.no_grad():
+        assert torch.allclose(AF.rescale(x, factor, apply, interpolation="bicubic"), generic, atol=1e-6, rtol=0)

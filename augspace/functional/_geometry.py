@@ -94,9 +94,10 @@ def rescale(
     ``1 / factor``, which antialiases as PIL's resize does. Weights are normalised over the taps inside the image.
     Nearest reads the input pixel that contains the source point and does no antialiasing. With a factor of exactly 1
     every interpolation returns a finite input unchanged. On CUDA and under ``torch.compile``, an inf or NaN spreads to
-    neighbours through taps of weight 0. On the CPU, bilinear and bicubic resampling sums only the taps of nonzero
-    weight with ``embedding_bag``, one pass per axis, so a sample not chosen comes back bit for bit, inf and NaN
-    included.
+    neighbours through taps of weight 0. On the CPU, bilinear and bicubic resampling of an input with an inf or NaN
+    sums only the taps of nonzero weight with ``embedding_bag``, so a sample not chosen comes back unchanged, inf and
+    NaN included. A finite input there may go through dense matrix products, and in both forms a ``-0.0`` of a
+    sample not chosen comes back as ``+0.0``.
 
     Integer inputs are resampled in float32, then rounded and clamped to their dtype's range, so nothing wraps
     around. float32 holds integers exactly only up to 2**24, so larger int32 or int64 values lose precision. float16
@@ -269,7 +270,8 @@ def _rescale_on_host(
     fill: float | Sequence[float],
     min_factor: float,
 ) -> Tensor:
-    """CPU form of :func:`rescale`, for the filtered modes: one ``embedding_bag`` pass per axis.
+    """CPU form of :func:`rescale`, for the filtered modes: one ``embedding_bag`` pass per axis, or for small finite
+    maps two dense matrix products (see :data:`_DENSE_MAX_SIDE`).
 
     ``embedding_bag`` with per-tap weights sums weighted rows of a table, which is one axis of separable resampling
     in one pass. The table is the batch viewed as rows, and each output row is a bag of the input rows under its
@@ -285,21 +287,39 @@ def _rescale_on_host(
     rows = _taps(factor, height, mode, min_factor)
     columns = _taps(factor, width, mode, min_factor)
 
+    # Samples go through in chunks of about _CHUNK_BYTES (a few images), so the intermediate copies stay in the cache
+    # and in memory the allocator reuses. Only the output is full-size. Under autograd, the chunks come from split()
+    # and go back through cat(). A slice or a slice assignment per chunk would make a gradient of the whole batch for
+    # each chunk in the backward pass: 2.5 s instead of 0.4 s on 128x256x28x28 maps.
     source = x.reshape(samples, planes, height, width)
+    chunk = max(1, _CHUNK_BYTES // max(planes * height * width * 4, 1))
+    parts = [slice(start, start + chunk) for start in range(0, samples, chunk)]
+    sources = source.split(chunk) if samples > 0 else ()
+    in_place = not (torch.is_grad_enabled() and x.requires_grad)
+    output = torch.empty((samples, planes, height, width), dtype=x.dtype)
     if _dense_pays(source):
-        output = _rescale_dense(source, rows, columns).view(x.shape)
+        pieces = [
+            _rescale_dense(piece, rows.select(part), columns.select(part))
+            for piece, part in zip(sources, parts, strict=True)
+        ]
+        if in_place:
+            for part, piece in zip(parts, pieces, strict=True):
+                output[part] = piece
     else:
-        # Samples go through in chunks of about _CHUNK_BYTES (a few images), so the intermediate copies stay in the
-        # cache and in memory the allocator reuses. Only the output is full-size. The bags of every chunk are built
-        # at once, because many small parallel ops cost more than their work on a busy CPU.
-        output = torch.empty((samples, planes, height, width), dtype=x.dtype)
-        chunk = max(1, _CHUNK_BYTES // max(planes * height * width * 4, 1))
+        # The bags of every chunk are built at once, because many small parallel ops cost more than their work on a
+        # busy CPU.
         column_bags = _Bags.build(columns, planes, chunk)
         row_bags = _Bags.build(rows, planes, chunk)
-        for start in range(0, samples, chunk):
-            part = slice(start, start + chunk)
-            _rescale_chunk(source[part], row_bags.select(part), column_bags.select(part), output[part])
-        output = output.view(x.shape)
+        pieces = [
+            _rescale_chunk(
+                piece,
+                row_bags.select(part),
+                column_bags.select(part),
+                output[part] if in_place else torch.empty_like(output[part]),
+            )
+            for piece, part in zip(sources, parts, strict=True)
+        ]
+    output = (output if in_place or not pieces else torch.cat(pieces)).view(x.shape)
 
     # Outside the source, bags are empty and sum to 0, which is already the fill when the fill is 0.
     if any(value != 0 for value in (fill if isinstance(fill, Sequence) else [fill])):
@@ -318,7 +338,8 @@ _CHUNK_BYTES = 2 * 2**20
 
 #: Maximum side for which the CPU path resamples with dense per-sample matrices. Rows of a 28x28 feature map have
 #: 28 values, so ``embedding_bag`` spends its time on per-bag work. On 128x256x28x28 float32 maps the bags took about
-#: 6 times a clone and the matrix products about 4, and with the backward pass 176 ms against 44 ms.
+#: 170 ms and the matrix products 50 ms, and 525 ms against 360 ms with the backward pass. From 96x96 maps on, the
+#: bags were faster without a backward pass.
 _DENSE_MAX_SIDE = 64
 
 
@@ -363,8 +384,8 @@ def _rescale_chunk(
     rows: tuple[Tensor, Tensor, Tensor],
     columns: tuple[Tensor, Tensor, Tensor],
     output: Tensor,
-) -> None:
-    """Resample ``(n, planes, H, W)`` samples along rows, then columns, with their bags, into ``output``.
+) -> Tensor:
+    """Resample ``(n, planes, H, W)`` samples along rows, then columns, with their bags; write and return ``output``.
 
     Rows of a plane are contiguous, so the row pass reads the samples as they are. The column pass works on one
     transposed copy, and the transposing copy back into ``output`` also converts to its dtype.
@@ -379,7 +400,7 @@ def _rescale_chunk(
     resampled = _bag_resample(by_columns.view(-1, height), *columns).view(samples, planes, width, height)
     if not output.dtype.is_floating_point:
         resampled = _to_dtype(resampled, output.dtype)
-    output.copy_(resampled.transpose(-1, -2))
+    return output.copy_(resampled.transpose(-1, -2))
 
 
 def _bag_resample(table: Tensor, index: Tensor, weight: Tensor, offsets: Tensor) -> Tensor:
