@@ -84,7 +84,7 @@ def run_cases_in_subprocesses(arguments: argparse.Namespace, cases: list[Case], 
             child = [sys.executable, "-m", "benchmarks", *options, "--only", key, f"--allocator={mode}", "--one-case"]
             if key == HOOKS:
                 sys.stdout.flush()
-                status = max(status, subprocess.run(child, env=environment, check=False).returncode)
+                status = max(status, exit_status(subprocess.run(child, env=environment, check=False).returncode))
                 continue
             case = next(case for case in cases if case.key == key)
             print_case_heading(case, quick=arguments.quick)
@@ -95,7 +95,10 @@ def run_cases_in_subprocesses(arguments: argparse.Namespace, cases: list[Case], 
                     [*child, "--contender", str(index)], env=environment, capture_output=True, text=True, check=False
                 )
                 sys.stderr.write(result.stderr)
-                status = max(status, result.returncode)
+                status = max(status, exit_status(result.returncode))
+                if result.returncode != 0:
+                    name = case.contenders[index].name
+                    skipped.append(f"Skipped {name}: its process exited with status {result.returncode}")
                 for line in result.stdout.splitlines():
                     if line.startswith("Skipped"):
                         skipped.append(line)
@@ -105,6 +108,11 @@ def run_cases_in_subprocesses(arguments: argparse.Namespace, cases: list[Case], 
                 print(f"\n{line}")
         print(f"\nFinished in {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}.\n")
     return status
+
+
+def exit_status(returncode: int) -> int:
+    """Map a child's return code to an exit status: a child killed by a signal (a negative code) counts as 1."""
+    return 1 if returncode < 0 else returncode
 
 
 def round_counts(arguments: argparse.Namespace) -> tuple[int, int]:
