@@ -379,7 +379,8 @@ def train_run(
 
     Feature-space hooks and weight parametrizations stay attached for the evaluation, which runs in eval mode: the
     feature transforms, DropConnect and the mixing then do nothing, while Weight Standardization is part of the
-    function the network learned and must stay.
+    function the network learned and must stay. The returned model has them removed again, so after Weight
+    Standardization it no longer computes the function that was evaluated.
     """
     torch.manual_seed(seed)
     device = data.train_images.device
