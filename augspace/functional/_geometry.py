@@ -297,14 +297,15 @@ def _rescale_on_host(
     sources = source.split(chunk) if samples > 0 else ()
     in_place = not (torch.is_grad_enabled() and x.requires_grad)
     output = torch.empty((samples, planes, height, width), dtype=x.dtype)
+    pieces = []
     if _dense_pays(source):
-        pieces = [
-            _rescale_dense(piece, rows.select(part), columns.select(part))
-            for piece, part in zip(sources, parts, strict=True)
-        ]
-        if in_place:
-            for part, piece in zip(parts, pieces, strict=True):
-                output[part] = piece
+        for piece, part in zip(sources, parts, strict=True):
+            resampled = _rescale_dense(piece, rows.select(part), columns.select(part))
+            if in_place:
+                # Each chunk is written at once, so that only one chunk's result is alive besides the output.
+                output[part] = resampled
+            else:
+                pieces.append(resampled)
     else:
         # The bags of every chunk are built at once, because many small parallel ops cost more than their work on a
         # busy CPU.
