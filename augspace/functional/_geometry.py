@@ -322,7 +322,7 @@ def _rescale_on_host(
         ]
     output = (output if in_place or not pieces else torch.cat(pieces)).view(x.shape)
 
-    # Outside the source, bags are empty and sum to 0, which is already the fill when the fill is 0.
+    # Outside the source, bags are empty and matrix rows are zero, so both sum to 0, the fill when the fill is 0.
     if any(value != 0 for value in (fill if isinstance(fill, Sequence) else [fill])):
         inside = (rows.inside.unsqueeze(-1) & columns.inside.unsqueeze(-2)).reshape(*apply.shape, height, width)
         output = torch.where(expand_to_input(inside, x, batch_ndim), output, fill_value(x, fill))
