@@ -145,7 +145,8 @@ def step(*modules: nn.Module) -> int:
     ``modules()`` does not visit. A schedule reached along several paths is advanced once.
 
     Args:
-        modules: the modules to search: a model, a ``FeatureTransform``, a transform or a pipeline.
+        modules: the modules to search: a model, a ``FeatureTransform``, a transform or a pipeline. A model does
+            not own the transforms a ``FeatureTransform`` hooks into it, so pass the ``FeatureTransform`` for those.
 
     Raises:
         TypeError: if an argument is not an ``nn.Module``.
