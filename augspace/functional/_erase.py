@@ -180,7 +180,7 @@ def erase(
         raise ValueError(f"erase: rescale=True keeps the expected activation only with fill=0, got fill={fill!r}")
     apply = apply.to(device=x.device, dtype=torch.bool)
     # Noise is converted to fill values later, by the CPU path only inside the boxes.
-    random_fill = isinstance(fill, str) and fill in ("uniform", "normal") and noise is not None
+    random_fill = is_random_fill(fill) and noise is not None
     value = noise if random_fill else fill_value(x, fill, noise=noise)
     divisor = _kept_fraction(boxes, apply, x) if rescale else None
 
@@ -200,6 +200,14 @@ def erase(
     if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
         output = output.contiguous(memory_format=torch.channels_last)
     return output
+
+
+def is_random_fill(fill: float | Sequence[float] | str) -> bool:
+    """Return whether ``fill`` is ``"uniform"`` or ``"normal"``, a fill drawn per pixel.
+
+    The ``isinstance`` check comes first, because ``in`` on a NumPy array fill compares element by element.
+    """
+    return isinstance(fill, str) and fill in ("uniform", "normal")
 
 
 def is_zero_fill(fill: float | Sequence[float] | str) -> bool:
@@ -296,7 +304,7 @@ def _erase_on_host(
     height, width = x.shape[-2:]
     planes = _as_planes(output, batch_ndim)
     samples, channels = planes.shape[:2]
-    if isinstance(fill, str) and fill in ("uniform", "normal"):
+    if is_random_fill(fill):
         # value is the float32 noise here, converted window by window.
         source = value.reshape(samples, channels, height, width)
         paint_boxes(planes, *selection, source=source, convert=lambda noise: noise_to_fill(noise, fill, x.dtype))

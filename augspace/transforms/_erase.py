@@ -10,7 +10,7 @@ from torch import Tensor
 
 from .. import functional as AF
 from .._validation import check_bool, check_fill, check_int, check_range, check_size
-from ..functional._erase import is_zero_fill, noise_in_boxes
+from ..functional._erase import is_random_fill, is_zero_fill, noise_in_boxes
 from ..params import EraseParams
 from ._base import Layout, RandomTransform
 
@@ -38,7 +38,7 @@ class _EraseTransform(RandomTransform):
 
     def replayable(self) -> bool:
         """Return whether a draw can be replayed on another grid: boxes can, per-pixel noise cannot."""
-        return self.fill not in ("normal", "uniform")
+        return not is_random_fill(self.fill)
 
     def draw_noise(self, layout: Layout, boxes: Tensor, apply: Tensor) -> Tensor | None:
         """Draw the per-pixel float32 noise a random fill needs, or return ``None``.
@@ -47,7 +47,7 @@ class _EraseTransform(RandomTransform):
         :func:`~augspace.functional._erase.noise_in_boxes`). Elsewhere every pixel is drawn: a draw sized by the boxes
         would need their coordinates on the host, which costs a device sync.
         """
-        if self.fill not in ("uniform", "normal"):
+        if not is_random_fill(self.fill):
             return None
         draw = self.draw_uniform if self.fill == "uniform" else self.draw_normal
         if layout.device.type == "cpu" and not torch.compiler.is_compiling():
