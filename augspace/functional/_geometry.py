@@ -155,7 +155,7 @@ def rescale(
     # Flatten to (samples, planes, H, W): one factor per sample, shared by the planes (channels, frames).
     flat = x.reshape(samples, math.prod(x.shape[batch_ndim:-2]), height, width)
     if mode != InterpolationMode.NEAREST:
-        flat = flat.to(torch.promote_types(x.dtype, torch.float32))
+        flat = flat.to(_work_dtype(x.dtype))
     resampled = _resample(_resample(flat, rows, dim=2), columns, dim=3)
     resampled = _to_dtype(resampled, x.dtype).reshape(x.shape)
 
@@ -297,29 +297,24 @@ def _rescale_on_host(
     sources = source.split(chunk) if samples > 0 else ()
     in_place = not (torch.is_grad_enabled() and x.requires_grad)
     output = torch.empty((samples, planes, height, width), dtype=x.dtype)
-    pieces = []
     if _dense_pays(source):
-        for piece, part in zip(sources, parts, strict=True):
-            resampled = _rescale_dense(piece, rows.select(part), columns.select(part))
-            if in_place:
-                # Each chunk is written at once, so that only one chunk's result is alive besides the output.
-                output[part] = resampled
-            else:
-                pieces.append(resampled)
+
+        def resample(piece: Tensor, part: slice, destination: Tensor | None) -> Tensor:
+            return _rescale_dense(piece, rows.select(part), columns.select(part), destination)
+
     else:
         # The bags of every chunk are built at once, because many small parallel ops cost more than their work on a
         # busy CPU.
         column_bags = _Bags.build(columns, planes, chunk)
         row_bags = _Bags.build(rows, planes, chunk)
-        pieces = [
-            _rescale_chunk(
-                piece,
-                row_bags.select(part),
-                column_bags.select(part),
-                output[part] if in_place else torch.empty_like(output[part]),
-            )
-            for piece, part in zip(sources, parts, strict=True)
-        ]
+
+        def resample(piece: Tensor, part: slice, destination: Tensor | None) -> Tensor:
+            return _rescale_chunk(piece, row_bags.select(part), column_bags.select(part), destination)
+
+    # Each chunk is written into the output at once, so only one chunk's temporaries are alive at a time.
+    pieces = [
+        resample(piece, part, output[part] if in_place else None) for piece, part in zip(sources, parts, strict=True)
+    ]
     output = (output if in_place or not pieces else torch.cat(pieces)).view(x.shape)
 
     # Outside the source, bags are empty and matrix rows are zero, so both sum to 0, the fill when the fill is 0.
@@ -365,34 +360,43 @@ def _dense_matrices(taps: _Taps, length: int) -> Tensor:
     return matrices.scatter_add_(2, taps.index, taps.weight)
 
 
-def _rescale_dense(source: Tensor, rows: _Taps, columns: _Taps) -> Tensor:
+def _work_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Return the dtype that the CPU path resamples ``dtype`` in: float64 for float64, else float32."""
+    return torch.promote_types(dtype, torch.float32) if dtype.is_floating_point else torch.float32
+
+
+def _rescale_dense(source: Tensor, rows: _Taps, columns: _Taps, output: Tensor | None) -> Tensor:
     """Resample ``(N, P, H, W)`` samples with two batched matrix products, columns then rows, in ``source``'s dtype.
 
+    The result is written into ``output`` and returned, or returned as a new tensor when ``output`` is ``None``.
     Products with weights 0 and 1 are exact, so a sample at factor 1 comes out equal to its input.
     """
     samples, planes, height, width = source.shape
-    work_dtype = torch.promote_types(source.dtype, torch.float32) if source.dtype.is_floating_point else torch.float32
+    work_dtype = _work_dtype(source.dtype)
     work = source.to(work_dtype)
     column_matrices = _dense_matrices(columns, width).to(work_dtype).transpose(1, 2)
     by_columns = torch.bmm(work.reshape(samples, planes * height, width), column_matrices)
     row_matrices = _dense_matrices(rows, height).to(work_dtype).unsqueeze(1)
-    resampled = torch.matmul(row_matrices, by_columns.view(samples, planes, height, width))
-    return _to_dtype(resampled, source.dtype)
+    resampled = _to_dtype(torch.matmul(row_matrices, by_columns.view(samples, planes, height, width)), source.dtype)
+    return resampled if output is None else output.copy_(resampled)
 
 
 def _rescale_chunk(
     source: Tensor,
     rows: tuple[Tensor, Tensor, Tensor],
     columns: tuple[Tensor, Tensor, Tensor],
-    output: Tensor,
+    output: Tensor | None,
 ) -> Tensor:
     """Resample ``(n, planes, H, W)`` samples along rows, then columns, with their bags; write and return ``output``.
 
     Rows of a plane are contiguous, so the row pass reads the samples as they are. The column pass works on one
-    transposed copy, and the transposing copy back into ``output`` also converts to its dtype.
+    transposed copy, and the transposing copy back into ``output`` also converts to its dtype. With ``output`` set to
+    ``None``, a new tensor of ``source``'s dtype is written.
     """
     samples, planes, height, width = source.shape
-    work_dtype = torch.promote_types(source.dtype, torch.float32) if source.dtype.is_floating_point else torch.float32
+    work_dtype = _work_dtype(source.dtype)
+    if output is None:
+        output = torch.empty(source.shape, dtype=source.dtype)
     table = source.to(work_dtype).reshape(-1, width)
     by_rows = _bag_resample(table, *rows).view(samples, planes, height, width)
 
