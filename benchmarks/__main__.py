@@ -88,25 +88,33 @@ def run_cases_in_subprocesses(arguments: argparse.Namespace, cases: list[Case], 
                 continue
             case = next(case for case in cases if case.key == key)
             print_case_heading(case, quick=arguments.quick)
-            skipped = []
-            for index in range(len(case.contenders)):
-                sys.stdout.flush()
-                result = subprocess.run(
-                    [*child, "--contender", str(index)], env=environment, capture_output=True, text=True, check=False
-                )
-                sys.stderr.write(result.stderr)
-                status = max(status, exit_status(result.returncode))
-                if result.returncode != 0:
-                    name = case.contenders[index].name
-                    skipped.append(f"Skipped {name}: its process exited with status {result.returncode}")
-                for line in result.stdout.splitlines():
-                    if line.startswith("Skipped"):
-                        skipped.append(line)
-                    elif line.startswith("|"):
-                        print(line)
-            for line in skipped:
-                print(f"\n{line}")
+            status = max(status, run_contenders(case, child, environment))
         print(f"\nFinished in {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}.\n")
+    return status
+
+
+def run_contenders(case: Case, child: list[str], environment: dict[str, str]) -> int:
+    """Time each contender of ``case`` in its own child process and print its row; return the worst exit status.
+
+    Rows are printed as they arrive, and the reasons of skipped contenders after the table, so the table stays whole.
+    """
+    status = 0
+    skipped = []
+    for index, contender in enumerate(case.contenders):
+        sys.stdout.flush()
+        command = [*child, "--contender", str(index)]
+        result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+        sys.stderr.write(result.stderr)
+        status = max(status, exit_status(result.returncode))
+        if result.returncode != 0:
+            skipped.append(f"Skipped {contender.name}: its process exited with status {result.returncode}")
+        for line in result.stdout.splitlines():
+            if line.startswith("Skipped"):
+                skipped.append(line)
+            elif line.startswith("|"):
+                print(line)
+    for line in skipped:
+        print(f"\n{line}")
     return status
 
 
