@@ -88,7 +88,12 @@ class _MixTransform(RandomTransform):
     """Shared parts of MixUp and CutMix: argument checks, finding images and labels, and the eval-mode targets."""
 
     def __init__(
-        self, *, alpha: float, num_classes: int | None, per_sample: bool, generator: torch.Generator | None
+        self,
+        alpha: float = 1.0,
+        num_classes: int | None = None,
+        *,
+        per_sample: bool = False,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(p=1.0, generator=generator)
         name = type(self).__name__
@@ -270,16 +275,6 @@ class MixUp(_MixTransform):
         (torch.Size([4, 3, 8, 8]), torch.Size([4, 3]), True)
     """
 
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        num_classes: int | None = None,
-        *,
-        per_sample: bool = False,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__(alpha=alpha, num_classes=num_classes, per_sample=per_sample, generator=generator)
-
     def sample(self, layout: Layout) -> MixUpParams:
         batch = layout.batch_shape[0]
         lam = draw_beta(self, self.alpha, (batch if self.per_sample else 1,), layout.device)
@@ -336,16 +331,6 @@ class CutMix(_MixTransform):
         >>> params.boxes.shape, params.lam.shape, torch.allclose(targets.sum(dim=1), torch.ones(4))
         (torch.Size([4, 4]), torch.Size([4]), True)
     """
-
-    def __init__(
-        self,
-        alpha: float = 1.0,
-        num_classes: int | None = None,
-        *,
-        per_sample: bool = False,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__(alpha=alpha, num_classes=num_classes, per_sample=per_sample, generator=generator)
 
     def sample(self, layout: Layout) -> CutMixParams:
         batch, height, width, device = layout.batch_shape[0], layout.height, layout.width, layout.device
