@@ -117,8 +117,8 @@ class CutMixParams:
         permutation: ``(N,)`` int64, the partner of each sample.
         lam: ``(N,)`` float32 fraction of each image that keeps its own pixels on the grid the boxes were drawn for:
             exactly ``1 - pasted_pixels / (H * W)``, with the box clipped at the border and rounded to whole pixels.
-            A sample that the permutation pairs with itself keeps all its pixels but has the same ``lam``; its
-            target still puts all its weight on its own label.
+            A sample that the permutation pairs with itself keeps all its pixels but still gets this ``lam``. Its
+            target puts all its weight on its own label.
     """
 
     boxes: Tensor
